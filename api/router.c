@@ -1,0 +1,371 @@
+/*
+ * router: request life in the API layer: matching against the route table, the per-request
+ * context, deadlines, replies, problem errors, access logs and metrics. See api.h.
+ *
+ * It also supplies evhttp_send_error. libevent 2.1 answers some requests itself (a body over
+ * the limit, oversized headers, a malformed request line) through evhttp_send_error, which
+ * writes an HTML page and has no hook. libevent calls that function through its PLT, so the
+ * definition here takes its place and those answers are problem+json like every other error.
+ * tests/integration checks the 413 this produces.
+ */
+#include "api/api.h"
+#include "api/problem.h"
+#include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    }
+    return "OTHER";
+}
+
+/* ---- matching ---- */
+
+/* Compares one pattern against a path; captures {name} segments (percent-decoded). */
+static bool pattern_match(const char *pat, const char *path, char **params, int *nparams)
+{
+    int n = 0;
+    const char *p = pat, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            goto fail;
+        p++, s++;
+        const char *pe = strchr(p, '/');
+        const char *se = strchr(s, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+        size_t sl = se ? (size_t)(se - s) : strlen(s);
+        if (pl > 1 && p[0] == '{' && p[pl - 1] == '}') {
+            if (sl == 0 || n >= LIMIT_ROUTE_PARAMS)
+                goto fail;
+            if (params) {
+                char *raw = xstrndup(s, sl);
+                size_t dl = 0;
+                char *dec = evhttp_uridecode(raw, 0, &dl);
+                free(raw);
+                if (!dec || strlen(dec) != dl) { /* NUL inside: never a valid identifier */
+                    free(dec);
+                    goto fail;
+                }
+                params[n] = dec;
+            }
+            n++;
+        } else if (pl != sl || memcmp(p, s, pl) != 0) {
+            goto fail;
+        }
+        p += pl, s += sl;
+    }
+    if (*p || *s)
+        goto fail;
+    if (nparams)
+        *nparams = n;
+    return true;
+fail:
+    if (params)
+        for (int i = 0; i < n; i++) {
+            free(params[i]);
+            params[i] = NULL;
+        }
+    return false;
+}
+
+const struct api_route *api_route_match(const char *method, const char *path, char **params,
+                                        int *nparams, bool *path_matched)
+{
+    *path_matched = false;
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
+    for (size_t i = 0; i < api_nroutes; i++) {
+        const struct api_route *r = &api_routes[i];
+        if (strcmp(r->method, method) == 0) {
+            if (pattern_match(r->pattern, path, params, nparams)) {
+                *path_matched = true;
+                return r;
+            }
+        } else if (!*path_matched && pattern_match(r->pattern, path, NULL, NULL)) {
+            *path_matched = true;
+        }
+    }
+    return NULL;
+}
+
+void api_allowed_methods(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < api_nroutes; i++) {
+        const struct api_route *r = &api_routes[i];
+        if (!pattern_match(r->pattern, path, NULL, NULL))
+            continue;
+        const char *m[2] = {r->method, strcmp(r->method, "GET") == 0 ? "HEAD" : NULL};
+        for (int k = 0; k < 2 && m[k]; k++) {
+            if (strstr(buf, m[k]))
+                continue;
+            int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m[k]);
+            if (w < 0 || (size_t)w >= len - used)
+                return;
+            used += (size_t)w;
+        }
+    }
+}
+
+const char *api_param(const struct api_ctx *ctx, int i)
+{
+    return i < ctx->nparams ? ctx->params[i] : NULL;
+}
+
+/* ---- replies ---- */
+
+static void ctx_free(struct api_ctx *ctx)
+{
+    if (ctx->deadline)
+        event_free(ctx->deadline);
+    for (int i = 0; i < ctx->nparams; i++)
+        free(ctx->params[i]);
+    free(ctx->path);
+    free(ctx);
+}
+
+static void add_common_headers(struct evkeyvalq *h, const char *content_type, const char *rid,
+                               bool closing)
+{
+    if (content_type)
+        evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+    if (!evhttp_find_header(h, "Cache-Control"))
+        evhttp_add_header(h, "Cache-Control", "no-store");
+    if (rid)
+        evhttp_add_header(h, "X-Request-Id", rid);
+    if (closing)
+        evhttp_add_header(h, "Connection", "close");
+}
+
+void api_reply(struct api_ctx *ctx, int status, struct evbuffer *body, const char *content_type)
+{
+    if (ctx->replied)
+        abort(); /* answered twice: a bug that must not pass silently */
+    ctx->replied = true;
+    if (ctx->job) {
+        db_job_cancel(ctx->job);
+        ctx->job = NULL;
+    }
+    struct srv *s = ctx->srv;
+    add_common_headers(evhttp_request_get_output_headers(ctx->req), content_type,
+                       ctx->request_id, s->stopping);
+    const char *phrase = status >= 400   ? problem_title(status)
+                         : status == 201 ? "Created"
+                         : status == 304 ? "Not Modified"
+                                         : "OK";
+    evhttp_send_reply(ctx->req, status, phrase, body);
+    if (body)
+        evbuffer_free(body);
+
+    uint64_t dur = util_now_ns() - ctx->start_ns;
+    const char *route = ctx->route ? ctx->route->pattern : "unmatched";
+    metrics_request(route, ctx->method, status, dur);
+    if (log_enabled(LOG_INFO)) {
+        char st[8], ms[32];
+        snprintf(st, sizeof st, "%d", status);
+        snprintf(ms, sizeof ms, "%.3f", (double)dur / 1e6);
+        log_kv(status >= 500 ? LOG_WARN : LOG_INFO, "request", "request_id", ctx->request_id,
+               "method", ctx->method, "route", route, "path", ctx->path, "status#", st,
+               "duration_ms#", ms, (char *)NULL);
+    }
+    ctx_free(ctx);
+    srv_request_done(s);
+}
+
+void api_reply_json(struct api_ctx *ctx, int status, struct evbuffer *body)
+{
+    api_reply(ctx, status, body, "application/json");
+}
+
+void api_problem(struct api_ctx *ctx, int status, const char *code, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    struct evbuffer *b = evbuffer_new();
+    problem_write(b, status, code, detail, ctx->path);
+    api_reply(ctx, status, b, PROBLEM_CONTENT_TYPE);
+}
+
+void api_problem_db(struct api_ctx *ctx, enum db_status st)
+{
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", LIMIT_RETRY_AFTER_S);
+    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
+    if (st == DB_OVERLOADED)
+        api_problem(ctx, 503, "overloaded", "too many requests are waiting for the database");
+    else if (st == DB_FAILED)
+        api_problem(ctx, 500, "database_error", "a database statement failed");
+    else
+        api_problem(ctx, 503, "database_unavailable", "the database is unavailable; retry shortly");
+}
+
+/* ---- database work ---- */
+
+static void job_done(void *arg, enum db_status st, PGresult *const *res, int n)
+{
+    struct api_ctx *ctx = arg;
+    ctx->job = NULL;
+    event_del(ctx->deadline);
+    ctx->db_done(ctx, st, res, n);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct api_ctx *ctx = arg;
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", LIMIT_RETRY_AFTER_S);
+    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
+    api_problem(ctx, 503, "timeout", "the request took longer than %llu ms",
+                (unsigned long long)ctx->srv->cfg.request_timeout_ms);
+}
+
+void api_db(struct api_ctx *ctx, struct db_job *job,
+            void (*done)(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n))
+{
+    ctx->db_done = done;
+    enum db_status st = db_submit(ctx->srv->pool, job);
+    if (st != DB_OK) {
+        api_problem_db(ctx, st);
+        return;
+    }
+    ctx->job = job;
+    if (!ctx->deadline)
+        ctx->deadline = evtimer_new(ctx->srv->base, on_deadline, ctx);
+    uint64_t ms = ctx->srv->cfg.request_timeout_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    event_add(ctx->deadline, &tv);
+}
+
+struct db_job *api_job_new(struct api_ctx *ctx)
+{
+    return db_job_new(job_done, ctx);
+}
+
+/* ---- dispatch ---- */
+
+static void make_request_id(struct srv *s, struct evhttp_request *req, char *out, size_t len)
+{
+    const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (in) {
+        size_t l = strlen(in);
+        if (l >= 1 && l < len && l <= 64 &&
+            strspn(in, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == l) {
+            memcpy(out, in, l + 1);
+            return;
+        }
+    }
+    snprintf(out, len, "%08x-%llx", s->id_prefix, (unsigned long long)++s->request_seq);
+}
+
+void api_dispatch(struct srv *s, struct evhttp_request *req)
+{
+    struct api_ctx *ctx = xcalloc(1, sizeof *ctx);
+    ctx->req = req;
+    ctx->srv = s;
+    ctx->start_ns = util_now_ns();
+    ctx->method = method_name(evhttp_request_get_command(req));
+    s->inflight++;
+    make_request_id(s, req, ctx->request_id, sizeof ctx->request_id);
+
+    const char *uri = evhttp_request_get_uri(req);
+    if (strlen(uri) > LIMIT_URI_BYTES) {
+        ctx->path = xstrdup("");
+        api_problem(ctx, 414, "uri_too_long", "the request URI is longer than %d bytes",
+                    LIMIT_URI_BYTES);
+        return;
+    }
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    ctx->path = xstrdup(path && *path ? path : "/");
+
+    bool path_matched;
+    ctx->route = api_route_match(ctx->method, ctx->path, ctx->params, &ctx->nparams, &path_matched);
+    if (!ctx->route) {
+        if (path_matched) {
+            char allow[128];
+            api_allowed_methods(ctx->path, allow, sizeof allow);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+            api_problem(ctx, 405, "method_not_allowed", "%s is not allowed here; allowed: %s",
+                        ctx->method, allow);
+        } else {
+            api_problem(ctx, 404, "not_found", "no such resource");
+        }
+        return;
+    }
+    ctx->route->handler(ctx);
+}
+
+/* ---- libevent's own error replies (see the file comment) ---- */
+
+static size_t max_header_bytes_seen = LIMIT_MAX_HEADER_BYTES;
+
+void api_set_header_limit(size_t bytes)
+{
+    max_header_bytes_seen = bytes;
+}
+
+void evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+    (void)reason;
+    int status = error;
+    const char *code = "bad_request";
+    const char *detail = "the request could not be parsed";
+    if (error == 413 && req->headers_size > max_header_bytes_seen) {
+        status = 431;
+        code = "headers_too_large";
+        detail = "the request headers are larger than the limit";
+    } else if (error == 413) {
+        code = "body_too_large";
+        detail = "the request body is larger than the limit";
+    } else if (error == 501 || error == 405) {
+        status = 501;
+        code = "method_not_implemented";
+        detail = "this method is not implemented";
+    } else if (error != 400) {
+        code = "http_error";
+    }
+    if (req->major == 0) {
+        req->major = 1;
+        req->minor = 1;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_clear_headers(h);
+    add_common_headers(h, PROBLEM_CONTENT_TYPE, NULL, true);
+    struct evbuffer *b = evbuffer_new();
+    problem_write(b, status, code, detail, NULL);
+    evhttp_send_reply(req, status, problem_title(status), b);
+    evbuffer_free(b);
+    metrics_request("unparsed", "OTHER", status, 0);
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    log_kv(LOG_INFO, "request rejected by the HTTP parser", "code", code, "status#", st,
+           (char *)NULL);
+}

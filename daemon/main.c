@@ -1,0 +1,91 @@
+/*
+ * main: the aqpd command line. Subcommands: serve, migrate (later issues add import, key,
+ * audit, publish). Each takes -c FILE; AQPD_* environment variables override the file.
+ */
+#include "daemon/cfg.h"
+#include "daemon/migrate.h"
+#include "daemon/server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: aqpd <command> [-c FILE]\n"
+    "\n"
+    "The national Any Qualified Provider directory for children's social care.\n"
+    "\n"
+    "commands:\n"
+    "  serve     serve the HTTPS API (runs until SIGTERM; SIGHUP reloads config and certificate)\n"
+    "  migrate   apply schema/NNNN_name.sql migrations to the database, in order\n"
+    "\n"
+    "options:\n"
+    "  -c FILE   configuration file of `key = value` lines (see deploy/aqpd.conf.example)\n"
+    "  -h, --help\n"
+    "\n"
+    "Every key can also be set as an environment variable AQPD_<KEY>, which overrides the file:\n"
+    "  AQPD_DATABASE_URL, AQPD_LISTEN (host:port; port 0 = any), AQPD_TLS_CERT, AQPD_TLS_KEY,\n"
+    "  AQPD_PORT_FILE, AQPD_SCHEMA_DIR, AQPD_POOL_SIZE, AQPD_MAX_CONNECTIONS,\n"
+    "  AQPD_MAX_HEADER_BYTES, AQPD_MAX_BODY_BYTES, AQPD_IDLE_TIMEOUT_S, AQPD_REQUEST_TIMEOUT_MS,\n"
+    "  AQPD_SHUTDOWN_GRACE_S, AQPD_DB_QUEUE_MAX, AQPD_LOG_LEVEL.\n";
+
+static const char serve_usage[] =
+    "usage: aqpd serve [-c FILE]\n"
+    "\n"
+    "Serves the API over HTTPS (TLS 1.2 and 1.3 only) on `listen`, with a pool of `pool_size`\n"
+    "asynchronous PostgreSQL connections to `database_url`. Needs tls_cert and tls_key.\n"
+    "Writes the bound port to `port_file` if set. Logs one JSON object per line on stderr.\n"
+    "SIGHUP reloads the configuration and certificate (a bad one is refused and logged);\n"
+    "SIGTERM or SIGINT stops accepting, finishes requests in flight (up to shutdown_grace_s)\n"
+    "and exits 0. Exit status 2 means bad configuration.\n";
+
+static const char migrate_usage[] =
+    "usage: aqpd migrate [-c FILE]\n"
+    "\n"
+    "Applies the migrations in `schema_dir` (NNNN_name.sql) that the database has not seen, in\n"
+    "order, each in its own transaction, recorded in aqpd_schema_migrations. Running it again\n"
+    "does nothing. It refuses to run if a migration already applied has been changed.\n";
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    const char *sub_usage = strcmp(cmd, "serve") == 0     ? serve_usage
+                            : strcmp(cmd, "migrate") == 0 ? migrate_usage
+                                                          : NULL;
+    if (!sub_usage) {
+        fprintf(stderr, "aqpd: unknown command \"%s\"\n\n%s", cmd, usage);
+        return 2;
+    }
+    const char *cfg_path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(sub_usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            cfg_path = argv[++i];
+        } else {
+            fprintf(stderr, "aqpd %s: unexpected argument \"%s\"\n\n%s", cmd, argv[i], sub_usage);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return srv_main(cfg_path);
+
+    struct cfg c;
+    char err[1024];
+    if (!cfg_build(&c, cfg_path, false, err, sizeof err)) {
+        fprintf(stderr, "aqpd: config: %s\n", err);
+        return 2;
+    }
+    int rc = migrate_main(&c);
+    cfg_free(&c);
+    return rc;
+}

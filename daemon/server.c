@@ -1,0 +1,292 @@
+/*
+ * server: event loop, TLS listener, limits, connection cap, signals, reload, graceful stop.
+ * See server.h.
+ *
+ * TLS only: evhttp gets every connection's bufferevent from bevcb, which always returns a
+ * bufferevent_openssl in accepting state. Returning NULL there would make libevent serve plain
+ * HTTP on this port (STYLE.md), so failure to build one aborts instead.
+ *
+ * Connection cap: libevent 2.1 has none. Every connection's SSL carries a record whose free
+ * (tls.c) reports the close; at max_connections the listener is disabled, so new clients wait
+ * in the kernel's backlog, and it is enabled again when one closes.
+ */
+#include "daemon/server.h"
+#include "api/api.h"
+#include "daemon/db.h"
+#include "daemon/limits.h"
+#include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/tls.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/rand.h>
+
+static void on_conn_closed(bool handshake_done, void *arg)
+{
+    struct srv *s = arg;
+    s->conns_open--;
+    if (!handshake_done)
+        metrics_tls_handshake_failure();
+    if (s->accept_paused && !s->stopping && s->conns_open < (long)s->cfg.max_connections) {
+        evconnlistener_enable(evhttp_bound_socket_get_listener(s->bound));
+        s->accept_paused = false;
+    }
+}
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg)
+{
+    struct srv *s = arg;
+    SSL *ssl = tls_conn_new(s->ssl_ctx);
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!bev) {
+        log_kv(LOG_ERROR, "cannot create a TLS bufferevent", (char *)NULL);
+        abort(); /* never NULL: libevent would answer in plain HTTP */
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    if (++s->conns_open >= (long)s->cfg.max_connections && !s->accept_paused) {
+        evconnlistener_disable(evhttp_bound_socket_get_listener(s->bound));
+        s->accept_paused = true;
+        log_kv(LOG_WARN, "connection limit reached; pausing accept", (char *)NULL);
+    }
+    return bev;
+}
+
+static void gencb(struct evhttp_request *req, void *arg)
+{
+    api_dispatch(arg, req);
+}
+
+static void apply_limits(struct srv *s)
+{
+    const struct cfg *c = &s->cfg;
+    evhttp_set_max_headers_size(s->http, (ev_ssize_t)c->max_header_bytes);
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)c->max_body_bytes);
+    evhttp_set_timeout(s->http, (int)c->idle_timeout_s);
+    api_set_header_limit(c->max_header_bytes);
+    enum log_level lvl;
+    if (log_parse_level(c->log_level, &lvl))
+        log_set_level(lvl);
+}
+
+static bool write_port_file(const char *path, uint16_t port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return false;
+    bool ok = fprintf(f, "%u\n", port) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        unlink(tmp);
+    return ok;
+}
+
+/* ---- signals ---- */
+
+static void finish_if_drained(struct srv *s)
+{
+    if (s->stopping && s->inflight == 0)
+        event_base_loopexit(s->base, NULL);
+}
+
+void srv_request_done(struct srv *s)
+{
+    s->inflight--;
+    finish_if_drained(s);
+}
+
+static void on_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct srv *s = arg;
+    char n[24];
+    snprintf(n, sizeof n, "%ld", s->inflight);
+    log_kv(LOG_WARN, "shutdown grace period over; exiting with requests in flight", "inflight#",
+           n, (char *)NULL);
+    event_base_loopexit(s->base, NULL);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct srv *s = arg;
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    char n[24];
+    snprintf(n, sizeof n, "%ld", s->inflight);
+    log_kv(LOG_INFO, "shutting down: no longer accepting; finishing requests in flight", "signal",
+           strsignal((int)sig), "inflight#", n, (char *)NULL);
+    evhttp_del_accept_socket(s->http, s->bound);
+    s->bound = NULL;
+    struct timeval tv = {(time_t)s->cfg.shutdown_grace_s, 0};
+    s->ev_grace = evtimer_new(s->base, on_grace_over, s);
+    event_add(s->ev_grace, &tv);
+    finish_if_drained(s);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    struct srv *s = arg;
+    char err[1024];
+    struct cfg next;
+    if (!cfg_build(&next, s->cfg_path, true, err, sizeof err)) {
+        log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "reason", err,
+               (char *)NULL);
+        return;
+    }
+    SSL_CTX *ctx = tls_ctx_new(next.tls_cert, next.tls_key, err, sizeof err);
+    if (!ctx) {
+        log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "reason", err,
+               (char *)NULL);
+        cfg_free(&next);
+        return;
+    }
+    /* Keys that only a restart can change keep their running values. */
+    struct {
+        const char *key;
+        char **now, **then;
+    } fixed[] = {{"database_url", &s->cfg.database_url, &next.database_url},
+                 {"listen", &s->cfg.listen, &next.listen}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(*fixed[i].now, *fixed[i].then) != 0) {
+            log_kv(LOG_WARN, "reload: this key needs a restart; keeping the running value",
+                   "key", fixed[i].key, (char *)NULL);
+            free(*fixed[i].then);
+            *fixed[i].then = xstrdup(*fixed[i].now);
+        }
+    if (next.pool_size != s->cfg.pool_size) {
+        log_kv(LOG_WARN, "reload: this key needs a restart; keeping the running value", "key",
+               "pool_size", (char *)NULL);
+        next.pool_size = s->cfg.pool_size;
+    }
+    free(next.listen_host);
+    next.listen_host = xstrdup(s->cfg.listen_host);
+    next.listen_port = s->cfg.listen_port;
+
+    SSL_CTX_free(s->ssl_ctx); /* open connections hold their own reference */
+    s->ssl_ctx = ctx;
+    cfg_free(&s->cfg);
+    s->cfg = next;
+    apply_limits(s);
+    log_kv(LOG_INFO, "reloaded configuration and certificate", "tls_cert", s->cfg.tls_cert,
+           (char *)NULL);
+}
+
+/* ---- main ---- */
+
+static uint16_t bound_port(struct evhttp_bound_socket *b)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int srv_main(const char *cfg_path)
+{
+    struct srv s;
+    memset(&s, 0, sizeof s);
+    s.cfg_path = cfg_path;
+    char err[1024];
+    if (!cfg_build(&s.cfg, cfg_path, true, err, sizeof err)) {
+        fprintf(stderr, "aqpd: config: %s\n", err);
+        return 2;
+    }
+    enum log_level lvl;
+    if (log_parse_level(s.cfg.log_level, &lvl))
+        log_set_level(lvl);
+    s.ssl_ctx = tls_ctx_new(s.cfg.tls_cert, s.cfg.tls_key, err, sizeof err);
+    if (!s.ssl_ctx) {
+        fprintf(stderr, "aqpd: config: %s\n", err);
+        cfg_free(&s.cfg);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (RAND_bytes((unsigned char *)&s.id_prefix, sizeof s.id_prefix) != 1)
+        s.id_prefix = (uint32_t)getpid();
+    tls_init(on_conn_closed, &s);
+
+    int rc = 1;
+    s.base = event_base_new();
+    s.http = evhttp_new(s.base);
+    if (!s.base || !s.http)
+        abort();
+    evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                           EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(s.http, "application/json");
+    evhttp_set_bevcb(s.http, bevcb, &s);
+    evhttp_set_gencb(s.http, gencb, &s);
+    apply_limits(&s);
+
+    s.bound = evhttp_bind_socket_with_handle(s.http, s.cfg.listen_host, s.cfg.listen_port);
+    if (!s.bound) {
+        fprintf(stderr, "aqpd: config: listen: cannot bind %s: %s\n", s.cfg.listen,
+                strerror(errno));
+        rc = 2;
+        goto out;
+    }
+    s.port = bound_port(s.bound);
+    if (s.cfg.port_file && !write_port_file(s.cfg.port_file, s.port)) {
+        fprintf(stderr, "aqpd: config: port_file: cannot write %s: %s\n", s.cfg.port_file,
+                strerror(errno));
+        rc = 2;
+        goto out;
+    }
+
+    static const char *const setup_sql[] = {"SET application_name = 'aqpd'", NULL};
+    s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
+                         setup_sql, s.cfg.db_queue_max);
+
+    s.ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
+    s.ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
+    s.ev_hup = evsignal_new(s.base, SIGHUP, on_hup, &s);
+    event_add(s.ev_term, NULL);
+    event_add(s.ev_int, NULL);
+    event_add(s.ev_hup, NULL);
+
+    char port[8];
+    snprintf(port, sizeof port, "%u", s.port);
+    log_kv(LOG_INFO, "listening", "host", s.cfg.listen_host, "port#", port, (char *)NULL);
+    event_base_dispatch(s.base);
+    log_kv(LOG_INFO, "stopped", (char *)NULL);
+    rc = 0;
+
+out:
+    if (s.ev_grace)
+        event_free(s.ev_grace);
+    if (s.ev_term) {
+        event_free(s.ev_term);
+        event_free(s.ev_int);
+        event_free(s.ev_hup);
+    }
+    /* The pool first: failing its jobs answers their requests while evhttp still exists. */
+    db_pool_free(s.pool);
+    evhttp_free(s.http); /* closes the remaining (idle) connections */
+    event_base_free(s.base);
+    SSL_CTX_free(s.ssl_ctx);
+    cfg_free(&s.cfg);
+    return rc;
+}
