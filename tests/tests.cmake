@@ -21,10 +21,11 @@ set(AQPD_TEST_ENV
   AQPD_SOURCE_DIR=${CMAKE_SOURCE_DIR}
   AQPD_TEST_STATE=${AQPD_TEST_STATE})
 
+# AQPD_PG_FAST: a throwaway cluster, fsync off.
 add_test(NAME integration.cluster.start
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/lib/cluster.sh start ${AQPD_TEST_STATE}/cluster)
 set_tests_properties(integration.cluster.start PROPERTIES
-  FIXTURES_SETUP pg LABELS integration ENVIRONMENT "${AQPD_TEST_ENV}" TIMEOUT 120)
+  FIXTURES_SETUP pg LABELS integration ENVIRONMENT "${AQPD_TEST_ENV};AQPD_PG_FAST=1" TIMEOUT 120)
 add_test(NAME integration.cluster.stop
   COMMAND bash ${CMAKE_SOURCE_DIR}/tests/lib/cluster.sh stop ${AQPD_TEST_STATE}/cluster)
 set_tests_properties(integration.cluster.stop PROPERTIES
