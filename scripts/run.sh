@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs aqpd on this machine: installs what is missing (scripts/deps.sh), builds build/aqpd,
+# starts a private PostgreSQL cluster in the state directory unless AQPD_DATABASE_URL is given
+# (initdb + pg_ctl on a Unix socket, as the postgres user when run as root; reused on the next
+# run), makes a self-signed certificate for localhost if there is none, applies the migrations,
+# prints what to try, and then runs `aqpd serve` in the foreground (Ctrl-C stops it; the
+# database cluster keeps running: tests/lib/cluster.sh stop .state/pg stops it).
+#
+# Environment:
+#   AQPD_STATE_DIR     state directory (default: .state in the repository): pg/ (cluster),
+#                      tls/ (certificate)
+#   AQPD_LISTEN        host:port to listen on (default 127.0.0.1:8443)
+#   AQPD_DATABASE_URL  use this database instead of the private cluster
+#   AQPD_TLS_CERT, AQPD_TLS_KEY   use this certificate instead of the self-signed one
+#   any other AQPD_* setting (see deploy/aqpd.conf.example) is passed on to aqpd.
+# Arguments are passed to `aqpd serve` (e.g. -c FILE; the environment above overrides it).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE=${AQPD_STATE_DIR:-$ROOT/.state}
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)
+
+say() { echo "run.sh: $*" >&2; }
+
+scripts/deps.sh
+
+say "building build/aqpd"
+if ! cmake -S . -B build >/dev/null || ! cmake --build build -j"$(nproc 2>/dev/null || echo 2)" \
+  >build/build.log 2>&1; then
+  tail -n 40 build/build.log >&2 || true
+  say "the build failed (full log: build/build.log)"
+  exit 1
+fi
+AQPD=$ROOT/build/aqpd
+
+if [[ -z "${AQPD_DATABASE_URL:-}" ]]; then
+  say "starting the private PostgreSQL cluster in $STATE/pg"
+  bash tests/lib/cluster.sh start "$STATE/pg"
+  # shellcheck disable=SC1091
+  AQPD_DATABASE_URL=$(source "$STATE/pg/env" && echo "$AQPD_TEST_DATABASE_URL")
+  export AQPD_DATABASE_URL
+fi
+
+if [[ -z "${AQPD_TLS_CERT:-}" ]]; then
+  export AQPD_TLS_CERT=$STATE/tls/cert.pem AQPD_TLS_KEY=$STATE/tls/key.pem
+  if [[ ! -s "$AQPD_TLS_CERT" || ! -s "$AQPD_TLS_KEY" ]]; then
+    say "making a self-signed certificate for localhost in $STATE/tls"
+    mkdir -p "$STATE/tls"
+    chmod 0700 "$STATE/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+      -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+      -keyout "$AQPD_TLS_KEY" -out "$AQPD_TLS_CERT" 2>/dev/null
+  fi
+fi
+
+export AQPD_LISTEN=${AQPD_LISTEN:-127.0.0.1:8443}
+
+say "applying migrations"
+"$AQPD" migrate "$@"
+
+port=${AQPD_LISTEN##*:}
+host=${AQPD_LISTEN%:*}
+case "$host" in
+  127.0.0.1 | localhost | 0.0.0.0 | "" | "[::]" | "[::1]") host=localhost ;;
+esac
+cacert=$AQPD_TLS_CERT
+[[ "$cacert" == "$ROOT"/* ]] && cacert=${cacert#"$ROOT"/}
+cat >&2 <<EOF
+
+aqpd is starting on https://$host:$port (Ctrl-C stops it). Try, from $ROOT:
+
+  curl --cacert $cacert https://$host:$port/healthz
+  curl --cacert $cacert https://$host:$port/readyz
+  curl --cacert $cacert https://$host:$port/metrics
+  curl --cacert $cacert https://$host:$port/openapi.json
+  curl --cacert $cacert -i https://$host:$port/no-such-route
+
+Database: $AQPD_DATABASE_URL
+Logs: one JSON object per line, below.
+
+EOF
+exec "$AQPD" serve "$@"
