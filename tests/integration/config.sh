@@ -110,3 +110,14 @@ unset AQPD_PORT_FILE AQPD_MAX_BODY_BYTES
 (export AQPD_LISTEN=bogus; aqpd_run serve -c "$T/aqpd.conf"; echo "$RUN_EXIT" >"$T/rc"; echo "$RUN_ERR" >"$T/err")
 assert_eq 2 "$(cat "$T/rc")" "AQPD_LISTEN=bogus over a good file: exit status"
 assert_contains "$(cat "$T/err")" listen "AQPD_LISTEN=bogus over a good file: stderr names the key"
+
+# ---- deploy/aqpd.conf.example is a valid configuration ----
+# Only database_url and the certificate paths are replaced; an unreachable database makes
+# migrate fail at run time (1), not on the configuration (2).
+(
+  export AQPD_DATABASE_URL="postgresql:///nowhere?host=$T/no-socket-here&port=1"
+  aqpd_run migrate -c "$AQPD_SOURCE_DIR/deploy/aqpd.conf.example"
+  echo "$RUN_EXIT" >"$T/rc"
+  echo "$RUN_ERR" >"$T/err"
+)
+assert_eq 1 "$(cat "$T/rc")" "aqpd migrate -c deploy/aqpd.conf.example with an unreachable database: exit status (stderr: $(cat "$T/err"))"
