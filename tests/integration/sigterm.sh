@@ -33,7 +33,19 @@ curl -sS -o "$T/inflight.body" -w '%{http_code}' --max-time 20 --cacert "$CACERT
   --resolve "localhost:$AQPD_PORT:127.0.0.1" "https://localhost:$AQPD_PORT/readyz" \
   >"$T/inflight.code" 2>"$T/inflight.err" &
 curl_pid=$!
-sleep 0.3
+# Wait until the query is really in flight: the pool reports a busy connection or a queue.
+inflight=0
+for _ in $(seq 1 100); do
+  https GET /metrics
+  busy=$(metric_value "$HTTP_BODY" aqpd_db_connections state=busy)
+  queued=$(metric_value "$HTTP_BODY" aqpd_db_queue_length)
+  if awk -v b="$busy" -v q="$queued" 'BEGIN { exit !(b + q >= 1) }'; then
+    inflight=1
+    break
+  fi
+  sleep 0.05
+done
+((inflight)) || fail "the /readyz query never showed as busy or queued in /metrics"
 aqpd_port=$AQPD_PORT
 kill -TERM "$AQPD_PID"
 sleep 0.5
