@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+#include "api/auth.h"
 #include "daemon/db.h"
 #include "daemon/limits.h"
 
@@ -22,17 +23,12 @@ struct evbuffer;
 struct srv;
 struct api_ctx;
 
-/* Who may call a route. Later issues add provider, commissioner, assessor, board. */
-enum api_access {
-    ACCESS_PUBLIC, /* no key needed */
-};
-
 typedef void (*api_handler_fn)(struct api_ctx *ctx);
 
 struct api_route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/v1/commissioners/{code}": {name} captures one segment */
-    enum api_access access;
+    unsigned roles;      /* ROLE_* bits admitted (auth.h); 0 = public, no key needed */
     api_handler_fn handler;
 };
 
@@ -49,11 +45,15 @@ struct api_ctx {
     char *params[LIMIT_ROUTE_PARAMS]; /* captured {segments}, owned, in pattern order */
     int nparams;
     char request_id[40];
+    struct auth_principal who; /* the caller, once authenticated (role 0 on public routes) */
     uint64_t start_ns;
     bool replied;
     struct db_job *job;         /* the database work in flight, if any */
     struct event *deadline;     /* armed while database work is in flight */
     void (*db_done)(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n);
+    struct evkeyvalq *query;    /* parsed query string, on first use */
+    void *state;                /* a handler's own state between round trips */
+    void (*state_free)(void *state);
 };
 
 /* Entry point from the listener: every request comes here. */
@@ -82,6 +82,32 @@ void api_db(struct api_ctx *ctx, struct db_job *job,
 /* Tells the HTTP-parser error path the configured header limit (to tell 431 from 413). */
 void api_set_header_limit(size_t bytes);
 
+/* Answers `status` with the JSON text in column `col` of row 0 of `r` (the SQL built it). */
+void api_reply_sql_json(struct api_ctx *ctx, int status, const PGresult *r, int col);
+
+/*
+ * Answers a failed statement: constraint violations become 409/422 problems naming the
+ * constraint, bad input text 400, anything else 500 (logged with the SQL error).
+ */
+void api_problem_sql(struct api_ctx *ctx, PGresult *const *res, int n);
+
+/* The caller's address as text (for rate limits and audit). */
+const char *api_peer(const struct api_ctx *ctx);
+
+/* A query-string parameter (percent-decoded, owned by the request), or NULL. */
+const char *api_query(struct api_ctx *ctx, const char *name);
+
+/*
+ * Reads limit (1..LIMIT_PAGE_MAX, default LIMIT_PAGE_DEFAULT) and cursor (an opaque token
+ * that is the id of the last item seen). On bad values answers 400 naming the parameter and
+ * returns false. *cursor is NULL when absent. `limit_text` receives the limit as text.
+ */
+bool api_page(struct api_ctx *ctx, char limit_text[8], const char **cursor)
+    __attribute__((warn_unused_result));
+
+/* The actor string audit events record for this caller ("key:12" or "public:ADDR"). */
+void api_actor(const struct api_ctx *ctx, char *buf, size_t len);
+
 /* A captured path parameter by position. */
 const char *api_param(const struct api_ctx *ctx, int i);
 
@@ -105,6 +131,38 @@ void ops_healthz(struct api_ctx *ctx);
 void ops_readyz(struct api_ctx *ctx);
 void ops_metrics(struct api_ctx *ctx);
 void ops_openapi(struct api_ctx *ctx);
+
+/* Organisations and sites (org.c). */
+void org_create(struct api_ctx *ctx);
+void org_get(struct api_ctx *ctx);
+void org_patch(struct api_ctx *ctx);
+void site_create(struct api_ctx *ctx);
+void site_list(struct api_ctx *ctx);
+
+/* Applications (applications.c). */
+void app_create(struct api_ctx *ctx);
+void app_list(struct api_ctx *ctx);
+void app_get(struct api_ctx *ctx);
+void app_patch(struct api_ctx *ctx);
+void app_submit(struct api_ctx *ctx);
+void app_withdraw(struct api_ctx *ctx);
+void app_decision(struct api_ctx *ctx);
+void app_assessments(struct api_ctx *ctx);
+
+/* Qualifications (qualifications.c). */
+void qual_list(struct api_ctx *ctx);
+void qual_suspend(struct api_ctx *ctx);
+void qual_reinstate(struct api_ctx *ctx);
+void qual_revoke(struct api_ctx *ctx);
+void qual_review(struct api_ctx *ctx);
+/* Lapses overdue qualifications (one statement); the server calls it on a timer. */
+void qual_sweep(struct db_pool *pool);
+
+/* Catalogue and audit (catalogue.c). */
+void cat_service_types(struct api_ctx *ctx);
+void cat_criteria(struct api_ctx *ctx);
+void cat_criteria_publish(struct api_ctx *ctx);
+void cat_audit_events(struct api_ctx *ctx);
 
 /* The OpenAPI document embedded at build time (openapi.c). */
 extern const char api_openapi_json[];

@@ -9,6 +9,7 @@
  * tests/integration checks the 413 this produces.
  */
 #include "api/api.h"
+#include "api/body.h"
 #include "api/problem.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -129,6 +130,44 @@ void api_allowed_methods(const char *path, char *buf, size_t len)
     }
 }
 
+const char *api_query(struct api_ctx *ctx, const char *name)
+{
+    if (!ctx->query) {
+        ctx->query = xcalloc(1, sizeof *ctx->query);
+        const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(ctx->req);
+        const char *q = u ? evhttp_uri_get_query(u) : NULL;
+        if (evhttp_parse_query_str(q ? q : "", ctx->query) != 0)
+            evhttp_clear_headers(ctx->query); /* malformed: as if empty */
+    }
+    return evhttp_find_header(ctx->query, name);
+}
+
+bool api_page(struct api_ctx *ctx, char limit_text[8], const char **cursor)
+{
+    const char *l = api_query(ctx, "limit");
+    uint64_t n = LIMIT_PAGE_DEFAULT;
+    if (l && !util_parse_u64(l, 1, LIMIT_PAGE_MAX, &n)) {
+        api_problem(ctx, 400, "invalid_parameter", "limit must be an integer from 1 to %d",
+                    LIMIT_PAGE_MAX);
+        return false;
+    }
+    snprintf(limit_text, 8, "%u", (unsigned)n);
+    *cursor = api_query(ctx, "cursor");
+    if (*cursor && !api_is_uuid(*cursor)) {
+        api_problem(ctx, 400, "invalid_parameter", "cursor is not one this API gave out");
+        return false;
+    }
+    return true;
+}
+
+void api_actor(const struct api_ctx *ctx, char *buf, size_t len)
+{
+    if (ctx->who.role)
+        snprintf(buf, len, "key:%lld", ctx->who.key_id);
+    else
+        snprintf(buf, len, "public:%s", api_peer(ctx));
+}
+
 const char *api_param(const struct api_ctx *ctx, int i)
 {
     return i < ctx->nparams ? ctx->params[i] : NULL;
@@ -138,6 +177,12 @@ const char *api_param(const struct api_ctx *ctx, int i)
 
 static void ctx_free(struct api_ctx *ctx)
 {
+    if (ctx->query) {
+        evhttp_clear_headers(ctx->query);
+        free(ctx->query);
+    }
+    if (ctx->state && ctx->state_free)
+        ctx->state_free(ctx->state);
     if (ctx->deadline)
         event_free(ctx->deadline);
     for (int i = 0; i < ctx->nparams; i++)
@@ -226,6 +271,52 @@ void api_problem_db(struct api_ctx *ctx, enum db_status st)
         api_problem(ctx, 503, "database_unavailable", "the database is unavailable; retry shortly");
 }
 
+void api_reply_sql_json(struct api_ctx *ctx, int status, const PGresult *r, int col)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, col))
+        evbuffer_add(b, PQgetvalue(r, 0, col), (size_t)PQgetlength(r, 0, col));
+    else
+        evbuffer_add(b, "null", 4);
+    api_reply_json(ctx, status, b);
+}
+
+void api_problem_sql(struct api_ctx *ctx, PGresult *const *res, int n)
+{
+    const PGresult *bad = NULL;
+    for (int i = 0; i < n && !bad; i++)
+        if (res[i] && PQresultStatus(res[i]) == PGRES_FATAL_ERROR)
+            bad = res[i];
+    const char *state = bad ? PQresultErrorField(bad, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = bad ? PQresultErrorField(bad, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    const char *msg = bad ? PQresultErrorField(bad, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (state && strcmp(state, "23505") == 0) {
+        api_problem(ctx, 409, "conflict", "this already exists (%s)", constraint ? constraint : "unique");
+    } else if (state && strcmp(state, "23503") == 0) {
+        api_problem(ctx, 422, "unknown_reference", "a referenced object does not exist (%s)",
+                    constraint ? constraint : "foreign key");
+    } else if (state && (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0)) {
+        api_problem(ctx, 422, "constraint_violation", "a value is not allowed (%s)",
+                    constraint ? constraint : msg ? msg : "check");
+    } else if (state && (strncmp(state, "22", 2) == 0)) {
+        api_problem(ctx, 400, "invalid_value", "a value is not valid: %s", msg ? msg : state);
+    } else {
+        log_kv(LOG_ERROR, "database statement failed", "request_id", ctx->request_id, "sqlstate",
+               state, "error", msg ? msg : "no result", (char *)NULL);
+        api_problem(ctx, 500, "internal_error", "the request failed; the error has been logged");
+    }
+}
+
+const char *api_peer(const struct api_ctx *ctx)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(ctx->req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (c)
+        evhttp_connection_get_peer(c, &addr, &port);
+    return addr ? addr : "unknown";
+}
+
 /* ---- database work ---- */
 
 static void job_done(void *arg, enum db_status st, PGresult *const *res, int n)
@@ -267,6 +358,61 @@ void api_db(struct api_ctx *ctx, struct db_job *job,
 struct db_job *api_job_new(struct api_ctx *ctx)
 {
     return db_job_new(job_done, ctx);
+}
+
+/* ---- authentication ---- */
+
+static void run_handler(struct api_ctx *ctx)
+{
+    if (ctx->route->roles && !(ctx->route->roles & ctx->who.role)) {
+        api_problem(ctx, 403, "forbidden", "a %s key may not do this",
+                    auth_role_name(ctx->who.role));
+        return;
+    }
+    ctx->route->handler(ctx);
+}
+
+static void auth_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+{
+    (void)n;
+    if (st != DB_OK) {
+        api_problem_db(ctx, st == DB_FAILED ? DB_UNAVAILABLE : st);
+        return;
+    }
+    const PGresult *r = res[0];
+    if (PQntuples(r) != 1) {
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "WWW-Authenticate",
+                          "Bearer error=\"invalid_token\"");
+        api_problem(ctx, 401, "unauthenticated", "the API key is unknown or revoked");
+        return;
+    }
+    ctx->who.key_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (!auth_role_parse(PQgetvalue(r, 0, 1), &ctx->who.role))
+        ctx->who.role = 0;
+    snprintf(ctx->who.organisation, sizeof ctx->who.organisation, "%s", PQgetvalue(r, 0, 2));
+    snprintf(ctx->who.commissioner, sizeof ctx->who.commissioner, "%s", PQgetvalue(r, 0, 3));
+    run_handler(ctx);
+}
+
+/* Authenticates (one lookup by key hash) and then runs the handler. */
+static void authenticate(struct api_ctx *ctx)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Authorization");
+    unsigned char hash[32];
+    if (!auth_parse_bearer(h, hash)) {
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "WWW-Authenticate",
+                          "Bearer");
+        api_problem(ctx, 401, "unauthenticated",
+                    h ? "the Authorization header is not \"Bearer <API key>\""
+                      : "this needs an API key: Authorization: Bearer <key>");
+        return;
+    }
+    char hex[65];
+    auth_hex(hash, hex);
+    const char *params[1] = {hex};
+    struct db_job *j = api_job_new(ctx);
+    db_job_add(j, "auth_key", 1, params);
+    api_db(ctx, j, auth_done);
 }
 
 /* ---- dispatch ---- */
@@ -320,7 +466,10 @@ void api_dispatch(struct srv *s, struct evhttp_request *req)
         }
         return;
     }
-    ctx->route->handler(ctx);
+    if (ctx->route->roles)
+        authenticate(ctx);
+    else
+        ctx->route->handler(ctx);
 }
 
 /* ---- libevent's own error replies (see the file comment) ---- */

@@ -6,14 +6,35 @@
 #include "api/api.h"
 
 const struct api_route api_routes[] = {
-    {"GET", "/healthz", ACCESS_PUBLIC, ops_healthz},
-    {"GET", "/readyz", ACCESS_PUBLIC, ops_readyz},
-    {"GET", "/metrics", ACCESS_PUBLIC, ops_metrics},
-    {"GET", "/openapi.json", ACCESS_PUBLIC, ops_openapi},
+    {"GET", "/healthz", 0, ops_healthz},
+    {"GET", "/readyz", 0, ops_readyz},
+    {"GET", "/metrics", 0, ops_metrics},
+    {"GET", "/openapi.json", 0, ops_openapi},
+
+    {"GET", "/v1/service-types", 0, cat_service_types},
+    {"GET", "/v1/criteria", 0, cat_criteria},
+    {"POST", "/v1/criteria", ROLE_BOARD, cat_criteria_publish},
+    {"GET", "/v1/audit-events", ROLE_BOARD, cat_audit_events},
+
+    {"POST", "/v1/organisations", 0, org_create},
+    {"GET", "/v1/organisations/{id}", ROLES_ANY, org_get},
+    {"PATCH", "/v1/organisations/{id}", ROLE_PROVIDER, org_patch},
+    {"POST", "/v1/organisations/{id}/sites", ROLE_PROVIDER, site_create},
+    {"GET", "/v1/organisations/{id}/sites", ROLES_ANY, site_list},
+
+    {"POST", "/v1/applications", ROLE_PROVIDER, app_create},
+    {"GET", "/v1/applications", ROLE_PROVIDER | ROLES_NATIONAL, app_list},
+    {"GET", "/v1/applications/{id}", ROLE_PROVIDER | ROLES_NATIONAL, app_get},
+    {"PATCH", "/v1/applications/{id}", ROLE_PROVIDER, app_patch},
+    {"POST", "/v1/applications/{id}/submit", ROLE_PROVIDER, app_submit},
+    {"POST", "/v1/applications/{id}/withdraw", ROLE_PROVIDER, app_withdraw},
+    {"POST", "/v1/applications/{id}/decision", ROLES_NATIONAL, app_decision},
+    {"GET", "/v1/assessments", ROLES_NATIONAL, app_assessments},
+
+    {"GET", "/v1/qualifications", ROLES_ANY, qual_list},
+    {"POST", "/v1/qualifications/{id}/suspend", ROLE_BOARD, qual_suspend},
+    {"POST", "/v1/qualifications/{id}/reinstate", ROLE_BOARD, qual_reinstate},
+    {"POST", "/v1/qualifications/{id}/revoke", ROLE_BOARD, qual_revoke},
+    {"POST", "/v1/qualifications/{id}/reviews", ROLES_NATIONAL, qual_review},
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];
-
-const struct db_stmt api_stmts[] = {
-    {"ready", "SELECT 1"},
-};
-const size_t api_nstmts = sizeof api_stmts / sizeof api_stmts[0];

@@ -15,6 +15,9 @@
 #ifndef AQPD_DEFAULT_SCHEMA_DIR
 #define AQPD_DEFAULT_SCHEMA_DIR "schema"
 #endif
+#ifndef AQPD_DEFAULT_CRITERIA_DIR
+#define AQPD_DEFAULT_CRITERIA_DIR "criteria"
+#endif
 
 enum key_kind { K_STR, K_U64, K_LISTEN, K_LOGLEVEL };
 
@@ -35,6 +38,7 @@ static const struct key_def keys[] = {
     {"tls_key", STR(tls_key)},
     {"port_file", STR(port_file)},
     {"schema_dir", STR(schema_dir)},
+    {"criteria_dir", STR(criteria_dir)},
     {"log_level", K_LOGLEVEL, offsetof(struct cfg, log_level), 0, 0},
     {"pool_size", U64(pool_size, 1, 64)},
     {"max_connections", U64(max_connections, 1, 100000)},
@@ -44,6 +48,8 @@ static const struct key_def keys[] = {
     {"request_timeout_ms", U64(request_timeout_ms, 10, 600000)},
     {"shutdown_grace_s", U64(shutdown_grace_s, 0, 600)},
     {"db_queue_max", U64(db_queue_max, 1, 1000000)},
+    {"signup_per_hour", U64(signup_per_hour, 1, 1000000)},
+    {"sweep_interval_s", U64(sweep_interval_s, 1, 86400)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -59,6 +65,7 @@ void cfg_defaults(struct cfg *c)
     c->listen_host = xstrdup("127.0.0.1");
     c->listen_port = 8443;
     c->schema_dir = xstrdup(AQPD_DEFAULT_SCHEMA_DIR);
+    c->criteria_dir = xstrdup(AQPD_DEFAULT_CRITERIA_DIR);
     c->log_level = xstrdup("info");
     c->pool_size = LIMIT_POOL_SIZE;
     c->max_connections = LIMIT_MAX_CONNECTIONS;
@@ -68,6 +75,8 @@ void cfg_defaults(struct cfg *c)
     c->request_timeout_ms = LIMIT_REQUEST_TIMEOUT_MS;
     c->shutdown_grace_s = LIMIT_SHUTDOWN_GRACE_S;
     c->db_queue_max = LIMIT_DB_QUEUE;
+    c->signup_per_hour = LIMIT_SIGNUP_PER_HOUR;
+    c->sweep_interval_s = LIMIT_SWEEP_INTERVAL_S;
 }
 
 void cfg_free(struct cfg *c)

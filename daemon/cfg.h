@@ -23,6 +23,7 @@ struct cfg {
     char *tls_key;          /* PEM private key path */
     char *port_file;        /* where the bound port is written, or NULL */
     char *schema_dir;       /* directory of NNNN_name.sql migrations */
+    char *criteria_dir;     /* directory of vN.json criteria sets, loaded by migrate */
     char *log_level;        /* debug | info | warn | error */
     uint64_t pool_size;
     uint64_t max_connections;
@@ -32,6 +33,8 @@ struct cfg {
     uint64_t request_timeout_ms;
     uint64_t shutdown_grace_s;
     uint64_t db_queue_max;
+    uint64_t signup_per_hour; /* public sign-ups admitted per client address per hour */
+    uint64_t sweep_interval_s; /* how often qualifications are lapsed / register-checked */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */

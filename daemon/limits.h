@@ -29,6 +29,16 @@
 #define LIMIT_DB_CONNECT_TIMEOUT_S 5
 /* Seconds a client is told to wait (Retry-After) when the database is unavailable. */
 #define LIMIT_RETRY_AFTER_S 2
+/* Public sign-ups per client address per hour: a busy office behind one address signs up a
+ * few organisations a day; a script signing up thousands is stopped. */
+#define LIMIT_SIGNUP_PER_HOUR 20
+/* Seconds between sweeps that lapse overdue qualifications and suspend those the register now
+ * shows suspended or Inadequate: a minute is prompt for a daily-scale process and costs one
+ * indexed statement. */
+#define LIMIT_SWEEP_INTERVAL_S 60
+/* Items in one page of a list, by default and at most. */
+#define LIMIT_PAGE_DEFAULT 50
+#define LIMIT_PAGE_MAX 100
 /* Path segments and captured parameters a route may have. */
 #define LIMIT_ROUTE_PARAMS 4
 /* Request URI length; longer URIs get 414. */

@@ -3,6 +3,8 @@
  */
 #include "daemon/migrate.h"
 #include "daemon/cfg.h"
+#include "qualify/criteria.h"
+#include "qualify/jv.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -120,6 +122,90 @@ static bool exec_ok(PGconn *pg, const char *sql, const char *what)
     return ok;
 }
 
+/*
+ * Publishes criteria_dir/vN.json sets the database lacks (validated by qualify/criteria.c;
+ * the document's version must be N). A set already published must be byte-identical: sets
+ * are immutable, so a changed file is refused like a changed migration.
+ */
+static bool load_criteria(PGconn *pg, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "aqpd: migrate: criteria_dir %s: %s\n", dir, strerror(errno));
+        return false;
+    }
+    bool ok = true;
+    int loaded = 0, present = 0;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        int n = 0;
+        char tail[8] = "";
+        if (sscanf(e->d_name, "v%d.%7s", &n, tail) != 2 || strcmp(tail, "json") != 0 || n < 1)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        char *text = read_file(path, &len);
+        if (!text) {
+            fprintf(stderr, "aqpd: migrate: cannot read %s: %s\n", path, strerror(errno));
+            ok = false;
+            break;
+        }
+        jv *doc = NULL;
+        struct jv_error jerr;
+        char err[512];
+        struct crit_set *set = NULL;
+        if (!jv_parse(text, len, NULL, &doc, &jerr)) {
+            fprintf(stderr, "aqpd: migrate: %s: not JSON: %s at byte %zu\n", path, jerr.msg,
+                    jerr.offset);
+            ok = false;
+        } else if (!(set = crit_load(doc, err, sizeof err))) {
+            fprintf(stderr, "aqpd: migrate: %s: %s\n", path, err);
+            ok = false;
+        } else if (crit_version(set) != n) {
+            fprintf(stderr, "aqpd: migrate: %s holds version %d\n", path, crit_version(set));
+            ok = false;
+        }
+        if (ok) {
+            char sum[65], ver[16];
+            sha256_hex(text, len, sum);
+            snprintf(ver, sizeof ver, "%d", n);
+            const char *p[] = {ver, text, sum};
+            PGresult *r = PQexecParams(
+                pg,
+                "WITH ins AS (INSERT INTO criteria_set (version, published_by, document, sha256)"
+                " VALUES ($1::int, 'aqpd migrate', $2::jsonb, $3) ON CONFLICT (version) DO NOTHING"
+                " RETURNING version)"
+                "SELECT (SELECT count(*) FROM ins),"
+                " (SELECT sha256 FROM criteria_set WHERE version = $1::int)",
+                3, NULL, p, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                fprintf(stderr, "aqpd: migrate: %s: %s", path, PQerrorMessage(pg));
+                ok = false;
+            } else if (strcmp(PQgetvalue(r, 0, 0), "1") == 0) {
+                printf("published criteria set %d from %s\n", n, e->d_name);
+                loaded++;
+            } else if (strcmp(PQgetvalue(r, 0, 1), sum) != 0) {
+                fprintf(stderr,
+                        "aqpd: migrate: %s differs from criteria set %d as published; sets are "
+                        "immutable: publish a new version instead\n",
+                        path, n);
+                ok = false;
+            } else {
+                present++;
+            }
+            PQclear(r);
+        }
+        crit_free(set);
+        jv_free(doc);
+        free(text);
+    }
+    closedir(d);
+    if (ok)
+        printf("criteria sets: %d published now, %d already published\n", loaded, present);
+    return ok;
+}
+
 int migrate_main(const struct cfg *c)
 {
     struct mfile *files = NULL;
@@ -218,6 +304,8 @@ int migrate_main(const struct cfg *c)
     PQclear(applied);
     printf("migrations: %d applied now, %d already applied, %zu in %s\n", done, napplied, nfiles,
            c->schema_dir);
+    if (!load_criteria(pg, c->criteria_dir))
+        goto out;
     rc = 0;
 out:
     if (pg)

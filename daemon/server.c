@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 #include "daemon/tls.h"
+#include "qualify/jv.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -136,6 +137,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
            strsignal((int)sig), "inflight#", n, (char *)NULL);
     evhttp_del_accept_socket(s->http, s->bound);
     s->bound = NULL;
+    event_del(s->ev_sweep);
     struct timeval tv = {(time_t)s->cfg.shutdown_grace_s, 0};
     s->ev_grace = evtimer_new(s->base, on_grace_over, s);
     event_add(s->ev_grace, &tv);
@@ -191,6 +193,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
            (char *)NULL);
 }
 
+/* ---- the qualification sweep ---- */
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct srv *s = arg;
+    if (!s->stopping && db_pool_available(s->pool))
+        qual_sweep(s->pool);
+    struct timeval tv = {(time_t)s->cfg.sweep_interval_s, 0};
+    event_add(s->ev_sweep, &tv);
+}
+
 /* ---- main ---- */
 
 static uint16_t bound_port(struct evhttp_bound_socket *b)
@@ -226,6 +240,12 @@ int srv_main(const char *cfg_path)
     signal(SIGPIPE, SIG_IGN);
     if (RAND_bytes((unsigned char *)&s.id_prefix, sizeof s.id_prefix) != 1)
         s.id_prefix = (uint32_t)getpid();
+    unsigned char seed[16];
+    if (RAND_bytes(seed, sizeof seed) != 1) {
+        fprintf(stderr, "aqpd: no randomness for the JSON hash seed\n");
+        abort();
+    }
+    jv_set_hash_seed(seed); /* before any request body is parsed */
     tls_init(on_conn_closed, &s);
 
     int rc = 1;
@@ -256,7 +276,8 @@ int srv_main(const char *cfg_path)
         goto out;
     }
 
-    static const char *const setup_sql[] = {"SET application_name = 'aqpd'", NULL};
+    static const char *const setup_sql[] = {"SET application_name = 'aqpd'",
+                                             "SET TimeZone = 'UTC'", NULL};
     s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
                          setup_sql, s.cfg.db_queue_max);
 
@@ -266,6 +287,10 @@ int srv_main(const char *cfg_path)
     event_add(s.ev_term, NULL);
     event_add(s.ev_int, NULL);
     event_add(s.ev_hup, NULL);
+
+    s.ev_sweep = evtimer_new(s.base, on_sweep, &s);
+    struct timeval first = {1, 0}; /* soon after start: the pool connects meanwhile */
+    event_add(s.ev_sweep, &first);
 
     char port[8];
     snprintf(port, sizeof port, "%u", s.port);
@@ -277,6 +302,8 @@ int srv_main(const char *cfg_path)
 out:
     if (s.ev_grace)
         event_free(s.ev_grace);
+    if (s.ev_sweep)
+        event_free(s.ev_sweep);
     if (s.ev_term) {
         event_free(s.ev_term);
         event_free(s.ev_int);

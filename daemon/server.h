@@ -31,6 +31,7 @@ struct srv {
     long inflight;      /* requests received and not yet answered */
     bool stopping;
     struct event *ev_term, *ev_int, *ev_hup, *ev_grace;
+    struct event *ev_sweep; /* periodic qualification sweep */
     uint16_t port;
     uint64_t request_seq;
     uint32_t id_prefix;

@@ -1,0 +1,339 @@
+/*
+ * sql: every statement the API runs, by name. Each connection prepares all of them when it
+ * connects, so a request sends only a name and parameters. Writes are single statements whose
+ * CTEs make the change and its audit_event together (one round trip, one transaction); reads
+ * return JSON built by the api_* SQL functions (schema/), which the handler passes through.
+ * Scoping ($2 in most reads: the provider's own organisation, or NULL for national roles) is
+ * part of every WHERE clause, never a check after the fact.
+ */
+#include "api/api.h"
+
+const struct db_stmt api_stmts[] = {
+    {"ready", "SELECT 1"},
+
+    {"auth_key", "SELECT id, role, organisation_id, commissioner_code FROM api_key "
+                 "WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL"},
+
+    /* $1 name $2 kind $3 sector $4 identifiers $5 contacts $6 description $7 website
+     * $8 members $9 key hash (hex) $10 client address $11 the key (echoed once, not stored) */
+    {"org_create",
+     "WITH o AS ("
+     "  INSERT INTO organisation (name, kind, sector, identifiers, contacts, description, website)"
+     "  VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7) RETURNING *),"
+     " m AS ("
+     "  INSERT INTO consortium_member (consortium_id, member_id, role)"
+     "  SELECT o.id, (x->>'organisation_id')::uuid, x->>'role'"
+     "  FROM o, jsonb_array_elements($8::jsonb) x RETURNING member_id),"
+     " k AS ("
+     "  INSERT INTO api_key (key_hash, role, organisation_id, label)"
+     "  SELECT decode($9, 'hex'), 'provider', o.id, 'sign-up' FROM o RETURNING id),"
+     " a AS ("
+     "  INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT 'public:' || $10, 'organisation.create', 'organisation', o.id::text,"
+     "         jsonb_build_object('after', to_jsonb(o), 'members', $8::jsonb,"
+     "                            'key_id', (SELECT id FROM k)) FROM o RETURNING 1)"
+     "SELECT jsonb_build_object('organisation', api_organisation(o) ||"
+     "  CASE WHEN o.kind = 'consortium' THEN jsonb_build_object('members', ("
+     "    SELECT jsonb_agg(jsonb_build_object('organisation_id', mo.id, 'name', mo.name,"
+     "                                        'role', x->>'role') ORDER BY mo.name, mo.id)"
+     "    FROM jsonb_array_elements($8::jsonb) x"
+     "    JOIN organisation mo ON mo.id = (x->>'organisation_id')::uuid)) ELSE '{}'::jsonb END,"
+     "  'api_key', $11::text,"
+     "  'api_key_notice', 'This key is shown once. Store it now; only its hash is kept.')"
+     " FROM o"},
+
+    /* $1 id $2 scope (provider's organisation, or NULL) */
+    {"org_get",
+     "SELECT api_organisation(o) FROM organisation o"
+     " WHERE o.id = $1::uuid AND ($2::uuid IS NULL OR o.id = $2::uuid)"},
+
+    /* $1 id $2 scope $3 patch (validated JSON object) $4 actor */
+    {"org_patch",
+     "WITH cur AS (SELECT * FROM organisation"
+     "  WHERE id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid) FOR UPDATE),"
+     " u AS (UPDATE organisation o SET"
+     "  name = coalesce($3::jsonb->>'name', o.name),"
+     "  sector = coalesce($3::jsonb->>'sector', o.sector),"
+     "  identifiers = coalesce($3::jsonb->'identifiers', o.identifiers),"
+     "  contacts = coalesce($3::jsonb->'contacts', o.contacts),"
+     "  description = coalesce($3::jsonb->>'description', o.description),"
+     "  website = coalesce($3::jsonb->>'website', o.website),"
+     "  updated_at = now()"
+     "  FROM cur WHERE o.id = cur.id RETURNING o.*),"
+     " a AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'organisation.update', 'organisation', u.id::text,"
+     "         jsonb_build_object('before', to_jsonb(cur), 'after', to_jsonb(u))"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT api_organisation(u) FROM u"},
+
+    /* $1 organisation $2 scope $3 site (validated JSON object) $4 actor */
+    {"site_create",
+     "WITH org AS (SELECT id FROM organisation"
+     "  WHERE id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid)),"
+     " s AS (INSERT INTO site (organisation_id, name, ofsted_urn, address, postcode,"
+     "                         address_private, la_code, places, age_min, age_max, needs)"
+     "  SELECT org.id, d->>'name', d->>'ofsted_urn', d->>'address', upper(d->>'postcode'),"
+     "         coalesce((d->>'address_private')::boolean, false), d->>'la_code',"
+     "         (d->>'places')::int, (d->>'age_min')::int, (d->>'age_max')::int,"
+     "         ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'needs', '[]'::jsonb)))"
+     "  FROM org, (SELECT $3::jsonb AS d) x RETURNING *),"
+     " a AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'site.create', 'site', s.id::text, jsonb_build_object('after', to_jsonb(s))"
+     "  FROM s RETURNING 1)"
+     "SELECT api_site(s) FROM s"},
+
+    /* $1 organisation $2 scope */
+    {"site_list",
+     "SELECT CASE WHEN EXISTS (SELECT 1 FROM organisation"
+     "  WHERE id = $1::uuid AND ($2::uuid IS NULL OR id = $2::uuid)) THEN"
+     "  jsonb_build_object('items', coalesce((SELECT jsonb_agg(api_site(s) ORDER BY s.name, s.id)"
+     "    FROM site s WHERE s.organisation_id = $1::uuid), '[]'::jsonb),"
+     "   'next_cursor', NULL::text,"
+     "   'total', (SELECT count(*) FROM site WHERE organisation_id = $1::uuid)) END"},
+
+    /* ---- applications ---- */
+
+    /* $1 organisation $2 service type $3 answers $4 actor. Columns: service type (no row:
+     * unknown), the application (NULL: already qualified), the existing qualification status. */
+    {"app_create",
+     "WITH st AS (SELECT code FROM service_type WHERE code = $2),"
+     " q AS (SELECT status FROM qualification WHERE organisation_id = $1::uuid"
+     "       AND service_type = $2 AND status IN ('active', 'suspended')),"
+     " a AS (INSERT INTO application (organisation_id, service_type, criteria_version, answers)"
+     "  SELECT $1::uuid, st.code, (SELECT max(version) FROM criteria_set), $3::jsonb FROM st"
+     "  WHERE NOT EXISTS (SELECT 1 FROM q) RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'application.create', 'application', a.id::text,"
+     "         jsonb_build_object('after', to_jsonb(a)) FROM a RETURNING 1)"
+     "SELECT st.code, (SELECT api_application(a) FROM a), (SELECT status FROM q) FROM st"},
+
+    /* $1 id $2 scope */
+    {"app_get",
+     "SELECT api_application(a) FROM application a"
+     " WHERE a.id = $1::uuid AND ($2::uuid IS NULL OR a.organisation_id = $2::uuid)"},
+
+    /* $1 scope $2 status $3 cursor (id of the last item) $4 limit. Oldest first. */
+    {"app_list",
+     "WITH f AS (SELECT a.* FROM application a"
+     "  WHERE ($1::uuid IS NULL OR a.organisation_id = $1::uuid) AND ($2::text IS NULL OR a.status = $2)),"
+     " page AS (SELECT * FROM f WHERE $3::uuid IS NULL OR (created_at, id) >"
+     "  (SELECT created_at, id FROM application WHERE id = $3::uuid)"
+     "  ORDER BY created_at, id LIMIT $4::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY created_at, id LIMIT $4::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_application(s) ORDER BY s.created_at, s.id) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $4::int THEN"
+     "   (SELECT id::text FROM shown ORDER BY created_at DESC, id DESC LIMIT 1) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* The assessors' queue: in_assessment, oldest submission first. Same parameters. */
+    {"assessment_list",
+     "WITH f AS (SELECT a.* FROM application a WHERE a.status = 'in_assessment'"
+     "  AND ($1::uuid IS NULL OR a.organisation_id = $1::uuid) AND ($2::text IS NULL OR a.status = $2)),"
+     " page AS (SELECT * FROM f WHERE $3::uuid IS NULL OR (submitted_at, id) >"
+     "  (SELECT submitted_at, id FROM application WHERE id = $3::uuid)"
+     "  ORDER BY submitted_at, id LIMIT $4::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY submitted_at, id LIMIT $4::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_application(s) ORDER BY s.submitted_at, s.id) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $4::int THEN"
+     "   (SELECT id::text FROM shown ORDER BY submitted_at DESC, id DESC LIMIT 1) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* $1 id $2 organisation $3 states that allow editing $4 answers $5 actor.
+     * Columns: current status (no row: not found), the application (NULL: not editable). */
+    {"app_patch",
+     "WITH cur AS (SELECT * FROM application WHERE id = $1::uuid AND organisation_id = $2::uuid FOR UPDATE),"
+     " u AS (UPDATE application a SET answers = $4::jsonb, updated_at = now() FROM cur"
+     "  WHERE a.id = cur.id AND cur.status = ANY ($3::text[]) RETURNING a.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $5, 'application.edit', 'application', u.id::text,"
+     "         jsonb_build_object('status', u.status, 'before', cur.answers, 'after', u.answers)"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT cur.status, (SELECT api_application(u) FROM u) FROM cur"},
+
+    /* $1 id $2 organisation $3 states that allow withdrawing $4 the resulting state $5 actor */
+    {"app_withdraw",
+     "WITH cur AS (SELECT * FROM application WHERE id = $1::uuid AND organisation_id = $2::uuid FOR UPDATE),"
+     " u AS (UPDATE application a SET status = $4, updated_at = now() FROM cur"
+     "  WHERE a.id = cur.id AND cur.status = ANY ($3::text[]) RETURNING a.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $5, 'application.withdraw', 'application', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', cur.status),"
+     "                            'after', jsonb_build_object('status', u.status))"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT cur.status, (SELECT api_application(u) FROM u) FROM cur"},
+
+    /* Everything an evaluation needs. $1 id $2 scope (the provider's organisation, or NULL). */
+    {"app_load",
+     "SELECT a.status, a.updated_at::text, a.service_type, a.criteria_version, c.document::text,"
+     " jsonb_build_object('answers', a.answers,"
+     "  'organisation', jsonb_build_object('kind', o.kind, 'sector', o.sector,"
+     "    'members', coalesce((SELECT jsonb_agg(jsonb_build_object('organisation_id', m.member_id,"
+     "                                                             'role', m.role) ORDER BY m.member_id)"
+     "                         FROM consortium_member m WHERE m.consortium_id = o.id), '[]'::jsonb)),"
+     "  'service_type', jsonb_build_object('code', st.code, 'regulator', st.regulator,"
+     "    'ofsted_provision_types', to_jsonb(st.ofsted_provision_types)))::text,"
+     " jsonb_build_object('ofsted', coalesce((SELECT jsonb_object_agg(r.urn, ofsted_register_entry(r))"
+     "   FROM ofsted_setting r WHERE r.urn = a.answers ->> 'ofsted_urn'), '{}'::jsonb))::text,"
+     " o.kind, a.results::text"
+     " FROM application a JOIN organisation o ON o.id = a.organisation_id"
+     " JOIN criteria_set c ON c.version = a.criteria_version"
+     " JOIN service_type st ON st.code = a.service_type"
+     " WHERE a.id = $1::uuid AND ($2::uuid IS NULL OR a.organisation_id = $2::uuid)"},
+
+    /* $1 id $2 status read $3 version read $4 new status $5 results $6 actor. No row: the
+     * application changed since it was read. */
+    {"app_submit",
+     "WITH u AS (UPDATE application SET status = $4, results = $5::jsonb, submitted_at = now(),"
+     "  updated_at = now() WHERE id = $1::uuid AND status = $2 AND updated_at = $3::timestamptz"
+     "  RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $6, 'application.submit', 'application', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', $2::text),"
+     "                            'after', jsonb_build_object('status', u.status), 'results', u.results)"
+     "  FROM u RETURNING 1)"
+     "SELECT api_application(u) || jsonb_strip_nulls(jsonb_build_object('qualification',"
+     "  CASE WHEN u.status = 'qualified' THEN qualification_grant(u, $6) END)) FROM u"},
+
+    /* $1 id $2 status read $3 version read $4 new status $5 results (NULL: keep) $6 scores
+     * (NULL: keep) $7 reason $8 actor */
+    {"app_decide",
+     "WITH u AS (UPDATE application SET status = $4, results = coalesce($5::jsonb, results),"
+     "  scores = coalesce($6::jsonb, scores), decision_reason = $7, decided_at = now(),"
+     "  updated_at = now() WHERE id = $1::uuid AND status = $2 AND updated_at = $3::timestamptz"
+     "  RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $8, 'application.decide', 'application', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', $2::text),"
+     "                            'after', jsonb_build_object('status', u.status),"
+     "                            'reason', $7::text, 'scores', $6::jsonb)"
+     "  FROM u RETURNING 1)"
+     "SELECT api_application(u) || jsonb_strip_nulls(jsonb_build_object('qualification',"
+     "  CASE WHEN u.status = 'qualified' THEN qualification_grant(u, $8) END)) FROM u"},
+
+    /* ---- qualifications ---- */
+
+    /* $1 scope $2 status $3 service type $4 cursor $5 limit. Oldest first. */
+    {"qual_list",
+     "WITH f AS (SELECT q.* FROM qualification q"
+     "  WHERE ($1::uuid IS NULL OR q.organisation_id = $1::uuid) AND ($2::text IS NULL OR q.status = $2)"
+     "  AND ($3::text IS NULL OR q.service_type = $3)),"
+     " page AS (SELECT * FROM f WHERE $4::uuid IS NULL OR (qualified_at, id) >"
+     "  (SELECT qualified_at, id FROM qualification WHERE id = $4::uuid)"
+     "  ORDER BY qualified_at, id LIMIT $5::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY qualified_at, id LIMIT $5::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_qualification(s) ORDER BY s.qualified_at, s.id) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $5::int THEN"
+     "   (SELECT id::text FROM shown ORDER BY qualified_at DESC, id DESC LIMIT 1) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* $1 id $2 allowed states $3 new state $4 reason $5 actor $6 audit action.
+     * Columns: current status (no row: not found), the qualification (NULL: not allowed). */
+    {"qual_change",
+     "WITH cur AS (SELECT * FROM qualification WHERE id = $1::uuid FOR UPDATE),"
+     " u AS (UPDATE qualification q SET status = $3,"
+     "  status_reason = CASE WHEN $3 = 'active' THEN NULL ELSE $4 END, updated_at = now()"
+     "  FROM cur WHERE q.id = cur.id AND cur.status = ANY ($2::text[]) RETURNING q.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $5, $6, 'qualification', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', cur.status),"
+     "                            'after', jsonb_build_object('status', u.status), 'reason', $4::text)"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT cur.status, (SELECT api_qualification(u) FROM u) FROM cur"},
+
+    /* $1 id $2 allowed states $3 new state $4 reason $5 actor $6 passed|failed
+     * $7 new evidence expiry (optional). A passed review moves review_due on 12 months. */
+    {"qual_review",
+     "WITH cur AS (SELECT * FROM qualification WHERE id = $1::uuid FOR UPDATE),"
+     " u AS (UPDATE qualification q SET status = $3,"
+     "  status_reason = CASE WHEN $3 = 'active' THEN NULL ELSE $4 END,"
+     "  review_due = CASE WHEN $6 = 'passed' THEN now() + interval '12 months' ELSE q.review_due END,"
+     "  evidence_expires = coalesce($7::date, q.evidence_expires), updated_at = now()"
+     "  FROM cur WHERE q.id = cur.id AND cur.status = ANY ($2::text[]) RETURNING q.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $5, 'qualification.review', 'qualification', u.id::text,"
+     "         jsonb_build_object('outcome', $6::text, 'reason', $4::text,"
+     "                            'before', jsonb_build_object('status', cur.status, 'review_due', cur.review_due),"
+     "                            'after', jsonb_build_object('status', u.status, 'review_due', u.review_due))"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT cur.status, (SELECT api_qualification(u) FROM u) FROM cur"},
+
+    /* $1 states that may lapse $2 the lapsed state. Lapses what is overdue for review or
+     * whose evidence has expired, with one audit event each. Returns how many. */
+    /* $1 states that may be suspended $2 the suspended state. Suspends Ofsted-regulated
+     * qualifications whose setting the register now shows suspended, cancelled or Inadequate. */
+    {"qual_register_sweep",
+     "WITH hit AS (SELECT q.id, q.status, CASE"
+     "   WHEN r.registration_status <> 'Active' THEN 'Ofsted registration of ' || r.urn || ' is ' || r.registration_status"
+     "   ELSE 'latest Ofsted rating of ' || r.urn || ' is Inadequate (inspected ' || r.latest_inspection_date || ')' END AS why"
+     "  FROM qualification q JOIN ofsted_setting r ON r.urn = q.ofsted_urn"
+     "  JOIN service_type st ON st.code = q.service_type AND st.regulator = 'ofsted'"
+     "  WHERE q.status = ANY ($1::text[])"
+     "  AND (r.registration_status <> 'Active' OR r.overall_rating = 'Inadequate')"
+     "  FOR UPDATE OF q SKIP LOCKED),"
+     " u AS (UPDATE qualification q SET status = $2, status_reason = hit.why, updated_at = now()"
+     "  FROM hit WHERE q.id = hit.id RETURNING q.id, hit.status AS before, hit.why),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT 'system:register', 'qualification.suspend', 'qualification', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', u.before),"
+     "                            'after', jsonb_build_object('status', $2::text), 'reason', u.why)"
+     "  FROM u RETURNING 1)"
+     "SELECT count(*) FROM u"},
+
+    {"qual_lapse_sweep",
+     "WITH due AS (SELECT id, status, CASE WHEN review_due < now() THEN 'annual review overdue'"
+     "   ELSE 'evidence expired on ' || evidence_expires::text END AS why"
+     "  FROM qualification WHERE status = ANY ($1::text[])"
+     "  AND (review_due < now() OR evidence_expires < current_date) FOR UPDATE SKIP LOCKED),"
+     " u AS (UPDATE qualification q SET status = $2, status_reason = due.why, updated_at = now()"
+     "  FROM due WHERE q.id = due.id RETURNING q.id, due.status AS before, due.why),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT 'system:lapse', 'qualification.lapse', 'qualification', u.id::text,"
+     "         jsonb_build_object('before', jsonb_build_object('status', u.before),"
+     "                            'after', jsonb_build_object('status', $2::text), 'reason', u.why)"
+     "  FROM u RETURNING 1)"
+     "SELECT count(*) FROM u"},
+
+    /* ---- catalogue ---- */
+
+    {"service_types",
+     "SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
+     " 'code', code, 'name', name, 'tiers', to_jsonb(tiers), 'function', function,"
+     " 'regulator', regulator, 'ofsted_provision_types', to_jsonb(ofsted_provision_types),"
+     " 'residential', residential, 'hsds_term', hsds_term, 'description', description))"
+     " ORDER BY code), '[]'::jsonb), 'next_cursor', NULL::text, 'total', count(*))"
+     " FROM service_type"},
+
+    /* $1 version (NULL: the latest) */
+    {"criteria_get",
+     "SELECT jsonb_build_object('version', version, 'published_at', published_at,"
+     " 'published_by', published_by, 'sha256', sha256, 'document', document)"
+     " FROM criteria_set WHERE version = coalesce($1::int, (SELECT max(version) FROM criteria_set))"},
+
+    /* $1 version $2 document $3 sha256 $4 actor. A version that exists is a 409. */
+    {"criteria_publish",
+     "WITH c AS (INSERT INTO criteria_set (version, published_by, document, sha256)"
+     "  VALUES ($1::int, $4, $2::jsonb, $3) RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'criteria.publish', 'criteria_set', c.version::text,"
+     "         jsonb_build_object('sha256', c.sha256) FROM c RETURNING 1)"
+     "SELECT jsonb_build_object('version', version, 'published_at', published_at,"
+     " 'published_by', published_by, 'sha256', sha256, 'document', document) FROM c"},
+
+    /* $1 subject_type $2 subject_id $3 since $4 until $5 cursor (last seq) $6 limit */
+    {"audit_list",
+     "WITH f AS (SELECT * FROM audit_event WHERE ($1::text IS NULL OR subject_type = $1)"
+     "  AND ($2::text IS NULL OR subject_id = $2) AND ($3::timestamptz IS NULL OR at >= $3::timestamptz)"
+     "  AND ($4::timestamptz IS NULL OR at < $4::timestamptz)),"
+     " page AS (SELECT * FROM f WHERE $5::bigint IS NULL OR seq > $5::bigint ORDER BY seq LIMIT $6::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY seq LIMIT $6::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(jsonb_build_object('seq', seq, 'at', at, 'actor', actor,"
+     "   'action', action, 'subject_type', subject_type, 'subject_id', subject_id, 'detail', detail,"
+     "   'hash', encode(hash, 'hex'), 'prev_hash', encode(prev_hash, 'hex')) ORDER BY seq) FROM shown), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT max(seq)::text FROM shown) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+};
+const size_t api_nstmts = sizeof api_stmts / sizeof api_stmts[0];
