@@ -8,6 +8,7 @@ new_database
 aqpd_env
 
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' x >"$T/2MiB"
+head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' x >"$T/16MiB"
 head -c 1000 /dev/zero | tr '\0' x >"$T/1000B"
 head -c 8192 /dev/zero | tr '\0' x >"$T/8KiB"
 
@@ -18,6 +19,11 @@ aqpd_start
 for i in 1 2 3; do
   https POST /healthz -H 'Expect:' --data-binary @"$T/2MiB"
   expect_problem 413 body_too_large "2 MiB body, no Expect header (default limit), try $i"
+done
+# A body larger than the socket buffers cannot be written before the server answers.
+for i in 1 2 3; do
+  https POST /healthz -H 'Expect:' --data-binary @"$T/16MiB"
+  expect_problem 413 body_too_large "16 MiB body, no Expect header (default limit), try $i"
 done
 https POST /healthz -H 'Expect: 100-continue' --data-binary @"$T/2MiB"
 expect_problem 413 body_too_large "2 MiB body with Expect: 100-continue (default limit)"
