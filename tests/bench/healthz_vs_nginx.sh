@@ -59,6 +59,7 @@ chmod 0644 "$D/tls/cert.pem"
 say "starting a private PostgreSQL cluster"
 AQPD_PG_FAST=1 bash tests/lib/cluster.sh start "$D/pg" >/dev/null
 DBURL=$(source "$D/pg/env" && echo "$AQPD_TEST_DATABASE_URL")
+AQPD_DATABASE_URL=$DBURL "$AQPD" migrate >/dev/null
 AQPD_DATABASE_URL=$DBURL AQPD_LISTEN=127.0.0.1:0 AQPD_PORT_FILE=$D/aqpd.port \
   AQPD_TLS_CERT=$D/tls/cert.pem AQPD_TLS_KEY=$D/tls/key.pem \
   "${pin_server[@]}" "$AQPD" serve 2>"$D/aqpd.log" &
