@@ -222,6 +222,7 @@ void api_reply(struct api_ctx *ctx, int status, struct evbuffer *body, const cha
                          : status == 201 ? "Created"
                          : status == 304 ? "Not Modified"
                                          : "OK";
+    srv_reply_started(s, ctx->req);
     evhttp_send_reply(ctx->req, status, phrase, body);
     if (body)
         evbuffer_free(body);

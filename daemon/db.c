@@ -388,6 +388,12 @@ static void setup_done(void *arg, enum db_status st, PGresult *const *res, int n
         for (int i = 0; i < n; i++)
             if (res[i] && !result_ok(res[i])) {
                 why = PQresultErrorMessage(res[i]);
+                const char *state = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
+                if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0 ||
+                              strcmp(state, "42883") == 0))
+                    log_kv(LOG_ERROR,
+                           "the database schema is older than this aqpd: run `aqpd migrate`",
+                           "error", why, (char *)NULL);
                 break;
             }
         conn_lost(c, why);

@@ -103,8 +103,27 @@ static bool write_port_file(const char *path, uint16_t port)
 
 static void finish_if_drained(struct srv *s)
 {
-    if (s->stopping && s->inflight == 0)
+    if (s->stopping && s->inflight == 0 && s->unsent == 0)
         event_base_loopexit(s->base, NULL);
+}
+
+static void on_reply_sent(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    struct srv *s = arg;
+    s->unsent--;
+    finish_if_drained(s);
+}
+
+void srv_reply_started(struct srv *s, struct evhttp_request *req)
+{
+    /* Without a connection (the client left) libevent frees the request at once and never
+     * calls on_complete; a reply that fails mid-write is not reported either, and then the
+     * shutdown grace period is the bound. */
+    if (!evhttp_request_get_connection(req))
+        return;
+    s->unsent++;
+    evhttp_request_set_on_complete_cb(req, on_reply_sent, s);
 }
 
 void srv_request_done(struct srv *s)
@@ -133,7 +152,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     s->stopping = true;
     char n[24];
     snprintf(n, sizeof n, "%ld", s->inflight);
-    log_kv(LOG_INFO, "shutting down: no longer accepting; finishing requests in flight", "signal",
+    log_kv(LOG_INFO, "shutdown: no longer accepting; finishing requests in flight", "signal",
            strsignal((int)sig), "inflight#", n, (char *)NULL);
     evhttp_del_accept_socket(s->http, s->bound);
     s->bound = NULL;
@@ -257,6 +276,10 @@ int srv_main(const char *cfg_path)
                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(s.http, "application/json");
+    /* A body over the limit is read and discarded before the 413 goes out: closing with the
+     * client's unread data in our receive queue would send a TCP reset that can destroy the 413
+     * before the client reads it. The idle timeout bounds how long this may take. */
+    evhttp_set_flags(s.http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_bevcb(s.http, bevcb, &s);
     evhttp_set_gencb(s.http, gencb, &s);
     apply_limits(&s);

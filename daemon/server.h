@@ -17,6 +17,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct event;
 struct db_pool;
+struct evhttp_request;
 
 struct srv {
     struct event_base *base;
@@ -29,6 +30,7 @@ struct srv {
     long conns_open;
     bool accept_paused; /* the listener is disabled because conns_open hit max_connections */
     long inflight;      /* requests received and not yet answered */
+    long unsent;        /* answered, but the reply is not yet fully written to the socket */
     bool stopping;
     struct event *ev_term, *ev_int, *ev_hup, *ev_grace;
     struct event *ev_sweep; /* periodic qualification sweep */
@@ -42,5 +44,11 @@ int srv_main(const char *cfg_path);
 
 /* Called by the API when a request has been answered. */
 void srv_request_done(struct srv *s);
+
+/*
+ * Called by the API just before it sends a reply: counts the reply until libevent has written
+ * it, so a graceful stop does not close a connection with a reply still in its buffer.
+ */
+void srv_reply_started(struct srv *s, struct evhttp_request *req);
 
 #endif

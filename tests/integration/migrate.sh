@@ -11,7 +11,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 recorded_sha() { db_query "SELECT sha256::text FROM aqpd_schema_migrations WHERE name LIKE '%$1%'" | sed 's/^\\x//'; }
 
 # ---- the repository's own schema/ ----
-new_database real
+NO_MIGRATE=1 new_database real
 real=$(ls "$AQPD_SOURCE_DIR"/schema/[0-9][0-9][0-9][0-9]_*.sql 2>/dev/null | wc -l)
 aqpd_run migrate
 assert_eq 0 "$RUN_EXIT" "aqpd migrate on an empty database (stderr: $RUN_ERR)"
@@ -29,7 +29,7 @@ for f in "$AQPD_SOURCE_DIR"/schema/[0-9][0-9][0-9][0-9]_*.sql; do
 done
 
 # ---- mechanics, on a schema directory of our own ----
-new_database own
+NO_MIGRATE=1 new_database own
 S=$T/schema
 mkdir -p "$S"
 cp "$AQPD_SOURCE_DIR"/schema/*.sql "$S"/ 2>/dev/null || true

@@ -148,6 +148,14 @@ new_database() {
   _T_DATABASES+=("$DB_NAME")
   DB_URL="postgresql:///$DB_NAME?host=$AQPD_PG_HOST&port=$AQPD_PG_PORT&user=$AQPD_PG_USER"
   export AQPD_DATABASE_URL=$DB_URL
+  [[ -n "${NO_MIGRATE:-}" ]] || migrate_db "$DB_URL"
+}
+
+# migrate_db URL: brings a database to the current schema (aqpd serve needs it: its prepared
+# statements name the tables).
+migrate_db() {
+  local out
+  out=$(AQPD_DATABASE_URL=$1 "$AQPD_BIN" migrate 2>&1) || fail "aqpd migrate failed on $1: $out"
 }
 
 # psql against this test's database ($DB_NAME), tuples only, unaligned.
@@ -167,6 +175,7 @@ priv_cluster_start() {
     source "$PRIV_DIR/env"
     echo "$AQPD_TEST_DATABASE_URL"
   )
+  migrate_db "$PRIV_URL"
 }
 
 # Runs pg_ctl ARGS... on the private cluster, as its owner, with -D set (and, for start, -l
