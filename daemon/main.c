@@ -1,8 +1,9 @@
 /*
- * main: the aqpd command line. Subcommands: serve, migrate (later issues add import, key,
+ * main: the aqpd command line. Subcommands: serve, migrate, import (later issues add key,
  * audit, publish). Each takes -c FILE; AQPD_* environment variables override the file.
  */
 #include "daemon/cfg.h"
+#include "daemon/import.h"
 #include "daemon/migrate.h"
 #include "daemon/server.h"
 
@@ -17,6 +18,7 @@ static const char usage[] =
     "commands:\n"
     "  serve     serve the HTTPS API (runs until SIGTERM; SIGHUP reloads config and certificate)\n"
     "  migrate   apply schema/NNNN_name.sql migrations to the database, in order\n"
+    "  import    load a reference register: aqpd import ofsted FILE\n"
     "\n"
     "options:\n"
     "  -c FILE   configuration file of `key = value` lines (see deploy/aqpd.conf.example)\n"
@@ -45,6 +47,18 @@ static const char migrate_usage[] =
     "order, each in its own transaction, recorded in aqpd_schema_migrations. Running it again\n"
     "does nothing. It refuses to run if a migration already applied has been changed.\n";
 
+static const char import_usage[] =
+    "usage: aqpd import ofsted FILE [-c FILE]\n"
+    "\n"
+    "Loads Ofsted's register of children's social care settings (the provider-level CSV, e.g.\n"
+    "data/ofsted/Provider_level_at_31_Mar_2025.csv) into ofsted_setting, mapping columns by\n"
+    "header name, in one transaction. Rows are upserted by URN: the same file again reports\n"
+    "every row unchanged; a newer file updates what changed. Malformed rows are rejected with\n"
+    "their line numbers and reasons; the rest still load. Progress goes to stderr, a summary\n"
+    "(inserted, updated, unchanged, rejected) to stdout, and the run is recorded in\n"
+    "ofsted_import. Exit status 0 when the file was processed (even with rejected rows), 1 when\n"
+    "it was not (unreadable file, missing column, database error: nothing changed), 2 on usage.\n";
+
 static bool is_help(const char *a)
 {
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0;
@@ -59,18 +73,23 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     const char *sub_usage = strcmp(cmd, "serve") == 0     ? serve_usage
                             : strcmp(cmd, "migrate") == 0 ? migrate_usage
+                            : strcmp(cmd, "import") == 0  ? import_usage
                                                           : NULL;
     if (!sub_usage) {
         fprintf(stderr, "aqpd: unknown command \"%s\"\n\n%s", cmd, usage);
         return 2;
     }
     const char *cfg_path = NULL;
+    const char *args[2] = {NULL, NULL}; /* import: KIND FILE */
+    int nargs = 0;
     for (int i = 2; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs(sub_usage, stdout);
             return 0;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             cfg_path = argv[++i];
+        } else if (strcmp(cmd, "import") == 0 && nargs < 2 && argv[i][0] != '-') {
+            args[nargs++] = argv[i];
         } else {
             fprintf(stderr, "aqpd %s: unexpected argument \"%s\"\n\n%s", cmd, argv[i], sub_usage);
             return 2;
@@ -78,6 +97,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return srv_main(cfg_path);
+    if (strcmp(cmd, "import") == 0 && nargs != 2) {
+        fprintf(stderr, "aqpd import: expected a register and a file\n\n%s", import_usage);
+        return 2;
+    }
 
     struct cfg c;
     char err[1024];
@@ -85,7 +108,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "aqpd: config: %s\n", err);
         return 2;
     }
-    int rc = migrate_main(&c);
+    int rc = strcmp(cmd, "import") == 0 ? import_main(&c, args[0], args[1]) : migrate_main(&c);
     cfg_free(&c);
     return rc;
 }
