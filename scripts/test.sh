@@ -10,7 +10,7 @@
 # so that timing-sensitive tests keep a core), AQPD_TEST_BUILDS (default "build build-asan").
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 
 jobs=${AQPD_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}

@@ -10,7 +10,7 @@ redocly=$AQPD_SOURCE_DIR/tests/tools/node_modules/.bin/redocly
   fail "redocly is not installed at $redocly: run scripts/test.sh, or: npm ci --prefix tests/tools"
 jq -e . "$AQPD_SOURCE_DIR/api/openapi.json" >/dev/null || fail "api/openapi.json is not JSON"
 
-cd "$AQPD_SOURCE_DIR"
+cd "$AQPD_SOURCE_DIR" || fail "cannot cd to $AQPD_SOURCE_DIR"
 rc=0
 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1 \
   timeout 120 "$redocly" lint api/openapi.json --format=stylish >"$T/lint.out" 2>&1 || rc=$?

@@ -19,7 +19,7 @@ done
 expect_status 200 "GET /readyz before shutdown"
 
 # An idle TLS connection that never sends a request.
-sleep 30 </dev/null 2>/dev/null |
+sleep 30 2>/dev/null |
   openssl s_client -connect "127.0.0.1:$AQPD_PORT" -servername localhost -quiet >/dev/null 2>&1 &
 idle_pid=$!
 on_exit "kill $idle_pid"
@@ -61,7 +61,6 @@ code=$(cat "$T/inflight.code")
 [[ "$code" == 200 || "$code" == 503 ]] ||
   fail "the /readyz request in flight at SIGTERM got '$code' ($(cat "$T/inflight.err")), expected an answer (200, or 503)"
 note "in-flight /readyz answered $code"
-AQPD_STOP_TIMEOUT_S=10
 t0=$EPOCHREALTIME
 aqpd_stop_wait() {
   while kill -0 "$AQPD_PID" 2>/dev/null && [[ $(ps -o stat= -p "$AQPD_PID") != Z* ]]; do
@@ -87,7 +86,7 @@ port_open "$AQPD_PORT" && fail "port $AQPD_PORT still accepts connections after 
 
 # ---- SIGTERM with an idle keep-alive connection only ----
 aqpd_start
-sleep 30 </dev/null 2>/dev/null |
+sleep 30 2>/dev/null |
   openssl s_client -connect "127.0.0.1:$AQPD_PORT" -servername localhost -quiet >/dev/null 2>&1 &
 idle2=$!
 on_exit "kill $idle2"

@@ -35,7 +35,7 @@ assert_match "$HS_CIPHER" '^TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY130
   "TLS 1.3 cipher"
 
 # ---- the control: a server that accepts TLS 1.1, to prove this client offers it ----
-sleep 30 </dev/null 2>/dev/null | openssl s_server -accept 127.0.0.1:0 -cert "$T/tls/cert.pem" -key "$T/tls/key.pem" \
+sleep 30 2>/dev/null | openssl s_server -accept 127.0.0.1:0 -cert "$T/tls/cert.pem" -key "$T/tls/key.pem" \
   -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -naccept 1 >"$T/control.out" 2>&1 &
 control_pid=$!
 on_exit "kill $control_pid"
