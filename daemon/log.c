@@ -7,8 +7,46 @@
 #include <stdio.h>
 #include <string.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 static enum log_level min_level = LOG_INFO;
+static struct evbuffer *pending;   /* batched lines, while attached */
+static struct event *flush_timer;  /* armed while `pending` has lines */
+
+#define LOG_BATCH_BYTES 16384
+#define LOG_BATCH_MS 50
+
+void log_flush(void)
+{
+    if (!pending)
+        return;
+    while (evbuffer_get_length(pending) > 0 && evbuffer_write(pending, 2) > 0)
+        ;
+    evbuffer_drain(pending, evbuffer_get_length(pending)); /* stderr gone: drop, don't grow */
+}
+
+static void on_flush_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    log_flush();
+}
+
+void log_attach(struct event_base *base)
+{
+    log_flush();
+    if (flush_timer) {
+        event_free(flush_timer);
+        flush_timer = NULL;
+    }
+    if (pending) {
+        evbuffer_free(pending);
+        pending = NULL;
+    }
+    if (base) {
+        pending = evbuffer_new();
+        flush_timer = evtimer_new(base, on_flush_timer, NULL);
+    }
+}
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level) { min_level = level; }
@@ -70,8 +108,19 @@ static void emit(enum log_level level, const char *msg, va_list ap)
             put_escaped(b, val);
     }
     evbuffer_add(b, "}\n", 2);
-    while (evbuffer_get_length(b) > 0 && evbuffer_write(b, 2) > 0)
-        ;
+    if (pending) {
+        bool was_empty = evbuffer_get_length(pending) == 0;
+        evbuffer_add_buffer(pending, b);
+        if (level >= LOG_WARN || evbuffer_get_length(pending) >= LOG_BATCH_BYTES) {
+            log_flush();
+        } else if (was_empty) {
+            struct timeval tv = {0, LOG_BATCH_MS * 1000};
+            event_add(flush_timer, &tv);
+        }
+    } else {
+        while (evbuffer_get_length(b) > 0 && evbuffer_write(b, 2) > 0)
+            ;
+    }
     evbuffer_free(b);
 }
 

@@ -12,6 +12,15 @@
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
+
+/*
+ * With an event base, info and debug lines are batched and written when 16 KiB accumulate or
+ * 50 ms after the first one (one write per batch instead of one per request); warnings and
+ * errors flush at once. NULL flushes and returns to writing every line as it comes.
+ */
+struct event_base;
+void log_attach(struct event_base *base);
+void log_flush(void);
 bool log_enabled(enum log_level level);
 /* Parses "debug", "info", "warn" or "error". */
 bool log_parse_level(const char *s, enum log_level *out);
