@@ -207,6 +207,11 @@ struct crit_set *crit_load(const jv *doc, char *err, size_t errlen)
         fail(err, errlen, "title must be a non-empty string");
         return NULL;
     }
+    const jv *ctv = jv_get(doc, "contract_terms_version"), *pub = jv_get(doc, "published");
+    if ((ctv && !nonempty_string(ctv)) || (pub && !nonempty_string(pub))) {
+        fail(err, errlen, "contract_terms_version and published must be non-empty strings");
+        return NULL;
+    }
     const jv *list = jv_get(doc, "criteria");
     if (!jv_is_array(list) || jv_len(list) == 0) {
         fail(err, errlen, "criteria must be a non-empty array");
@@ -219,8 +224,12 @@ struct crit_set *crit_load(const jv *doc, char *err, size_t errlen)
     set->n = jv_len(list);
     set->items = xcalloc(set->n, sizeof *set->items);
     for (size_t i = 0; i < set->n; i++) {
-        if (!load_criterion(jv_index(list, i), &set->items[i], err, errlen))
+        if (!load_criterion(jv_index(list, i), &set->items[i], err, errlen)) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s", err ? err : "");
+            fail(err, errlen, "criteria[%zu]: %s", i, sub);
             goto bad;
+        }
         for (size_t k = 0; k < i; k++)
             if (strcmp(set->items[k].id, set->items[i].id) == 0) {
                 fail(err, errlen, "criterion %s appears twice", set->items[i].id);
