@@ -1,7 +1,8 @@
 /*
- * main: the aqpd command line. Subcommands: serve, migrate, import (later issues add key,
- * audit, publish). Each takes -c FILE; AQPD_* environment variables override the file.
+ * main: the aqpd command line. Subcommands: serve, migrate, import, key, audit (later issues
+ * add publish). Each takes -c FILE; AQPD_* environment variables override the file.
  */
+#include "daemon/admin.h"
 #include "daemon/cfg.h"
 #include "daemon/import.h"
 #include "daemon/migrate.h"
@@ -19,6 +20,9 @@ static const char usage[] =
     "  serve     serve the HTTPS API (runs until SIGTERM; SIGHUP reloads config and certificate)\n"
     "  migrate   apply schema/NNNN_name.sql migrations to the database, in order\n"
     "  import    load a reference register: aqpd import ofsted FILE\n"
+    "  key       create an API key: aqpd key create --role ROLE [--organisation ID |\n"
+    "            --commissioner CODE] [--label TEXT]; prints the key alone on stdout\n"
+    "  audit     verify the hash-chained audit log: aqpd audit verify\n"
     "\n"
     "options:\n"
     "  -c FILE   configuration file of `key = value` lines (see deploy/aqpd.conf.example)\n"
@@ -59,6 +63,22 @@ static const char import_usage[] =
     "ofsted_import. Exit status 0 when the file was processed (even with rejected rows), 1 when\n"
     "it was not (unreadable file, missing column, database error: nothing changed), 2 on usage.\n";
 
+static const char key_usage[] =
+    "usage: aqpd key create --role provider|commissioner|assessor|board\n"
+    "                       [--organisation ID | --commissioner CODE] [--label TEXT] [-c FILE]\n"
+    "\n"
+    "Creates an API key and prints it alone on stdout; only its SHA-256 is stored, so it cannot\n"
+    "be shown again. A provider key acts for one organisation (--organisation, its id), a\n"
+    "commissioner key for one local authority (--commissioner, its ONS code); assessor and\n"
+    "board keys are national. The creation is recorded in the audit log.\n";
+
+static const char audit_usage[] =
+    "usage: aqpd audit verify [-c FILE]\n"
+    "\n"
+    "Walks the audit log from its first event, recomputing each event's SHA-256 over the\n"
+    "previous hash and the event. Exit status 0 when the chain is intact; 1 naming the first\n"
+    "event whose contents or link do not match (an event edited, removed or inserted).\n";
+
 static bool is_help(const char *a)
 {
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0;
@@ -74,21 +94,41 @@ int main(int argc, char **argv)
     const char *sub_usage = strcmp(cmd, "serve") == 0     ? serve_usage
                             : strcmp(cmd, "migrate") == 0 ? migrate_usage
                             : strcmp(cmd, "import") == 0  ? import_usage
+                            : strcmp(cmd, "key") == 0     ? key_usage
+                            : strcmp(cmd, "audit") == 0   ? audit_usage
                                                           : NULL;
     if (!sub_usage) {
         fprintf(stderr, "aqpd: unknown command \"%s\"\n\n%s", cmd, usage);
         return 2;
     }
     const char *cfg_path = NULL;
-    const char *args[2] = {NULL, NULL}; /* import: KIND FILE */
+    const char *args[2] = {NULL, NULL}; /* import: KIND FILE; key: create; audit: verify */
     int nargs = 0;
+    int max_args = strcmp(cmd, "import") == 0 ? 2 : strcmp(cmd, "key") == 0 || strcmp(cmd, "audit") == 0 ? 1 : 0;
+    const char *role = NULL, *organisation = NULL, *commissioner = NULL, *label = NULL;
+    struct {
+        const char *flag;
+        const char **dst;
+    } key_opts[] = {{"--role", &role},
+                    {"--organisation", &organisation},
+                    {"--commissioner", &commissioner},
+                    {"--label", &label}};
     for (int i = 2; i < argc; i++) {
+        bool taken = false;
+        if (strcmp(cmd, "key") == 0 && i + 1 < argc)
+            for (size_t k = 0; k < sizeof key_opts / sizeof key_opts[0] && !taken; k++)
+                if (strcmp(argv[i], key_opts[k].flag) == 0) {
+                    *key_opts[k].dst = argv[++i];
+                    taken = true;
+                }
+        if (taken)
+            continue;
         if (is_help(argv[i])) {
             fputs(sub_usage, stdout);
             return 0;
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             cfg_path = argv[++i];
-        } else if (strcmp(cmd, "import") == 0 && nargs < 2 && argv[i][0] != '-') {
+        } else if (nargs < max_args && argv[i][0] != '-') {
             args[nargs++] = argv[i];
         } else {
             fprintf(stderr, "aqpd %s: unexpected argument \"%s\"\n\n%s", cmd, argv[i], sub_usage);
@@ -101,6 +141,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "aqpd import: expected a register and a file\n\n%s", import_usage);
         return 2;
     }
+    if ((strcmp(cmd, "key") == 0 && (nargs != 1 || strcmp(args[0], "create") != 0)) ||
+        (strcmp(cmd, "audit") == 0 && (nargs != 1 || strcmp(args[0], "verify") != 0))) {
+        fprintf(stderr, "aqpd %s: expected \"%s\"\n\n%s", cmd,
+                strcmp(cmd, "key") == 0 ? "create" : "verify", sub_usage);
+        return 2;
+    }
 
     struct cfg c;
     char err[1024];
@@ -108,7 +154,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "aqpd: config: %s\n", err);
         return 2;
     }
-    int rc = strcmp(cmd, "import") == 0 ? import_main(&c, args[0], args[1]) : migrate_main(&c);
+    int rc;
+    if (strcmp(cmd, "import") == 0)
+        rc = import_main(&c, args[0], args[1]);
+    else if (strcmp(cmd, "key") == 0)
+        rc = admin_key_create(&c, role ? role : "", organisation, commissioner, label);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = admin_audit_verify(&c);
+    else
+        rc = migrate_main(&c);
     cfg_free(&c);
     return rc;
 }
