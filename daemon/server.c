@@ -225,6 +225,21 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     event_add(s->ev_sweep, &tv);
 }
 
+/* A new Ofsted register was imported (NOTIFY from `aqpd import`): sweep now, not in a minute. */
+static void on_notify(void *arg, const char *channel, const char *payload)
+{
+    struct srv *s = arg;
+    /* Every pool connection listens, so each import arrives once per connection. */
+    static char last[64];
+    if (strcmp(channel, "aqpd_ofsted_import") == 0 && !s->stopping &&
+        strncmp(last, payload, sizeof last - 1) != 0) {
+        snprintf(last, sizeof last, "%s", payload);
+        log_kv(LOG_INFO, "register imported; re-checking qualifications", "import", payload,
+               (char *)NULL);
+        event_active(s->ev_sweep, EV_TIMEOUT, 0);
+    }
+}
+
 /* ---- main ---- */
 
 static uint16_t bound_port(struct evhttp_bound_socket *b)
@@ -317,7 +332,8 @@ int srv_main(const char *cfg_path)
     }
 
     static const char *const setup_sql[] = {"SET application_name = 'aqpd'",
-                                             "SET TimeZone = 'UTC'", NULL};
+                                             "SET TimeZone = 'UTC'", "LISTEN aqpd_ofsted_import",
+                                             NULL};
     s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
                          setup_sql, s.cfg.db_queue_max);
 
@@ -329,6 +345,7 @@ int srv_main(const char *cfg_path)
     event_add(s.ev_hup, NULL);
 
     s.ev_sweep = evtimer_new(s.base, on_sweep, &s);
+    db_pool_set_notify(s.pool, on_notify, &s);
     struct timeval first = {1, 0}; /* soon after start: the pool connects meanwhile */
     event_add(s.ev_sweep, &first);
 
