@@ -7,6 +7,7 @@ t_init
 new_database
 aqpd_env
 
+on_exit "rm -f '$T/2MiB' '$T/16MiB'" # a failed test keeps $T: not 18 MiB of x
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' x >"$T/2MiB"
 head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' x >"$T/16MiB"
 head -c 1000 /dev/zero | tr '\0' x >"$T/1000B"
