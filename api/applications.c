@@ -489,8 +489,8 @@ void app_decision(struct api_ctx *ctx)
     const char *decision = jv_str(jv_get(body, "decision"), NULL);
     const jv *reason = jv_get(body, "reason");
     if (strcmp(decision, "qualify") != 0 && !reason) {
-        jv_free(body);
         api_problem(ctx, 400, "missing_field", "reason is required to %s", decision);
+        jv_free(body); /* after: decision points into it */
         return;
     }
     if (strcmp(decision, "qualify") == 0 && !jv_get(body, "scores")) {

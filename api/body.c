@@ -43,6 +43,43 @@ bool api_is_date(const char *s)
     return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
+bool api_is_timestamp(const char *s)
+{
+    if (!s || strlen(s) < 10)
+        return false;
+    char date[11];
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    if (!api_is_date(date))
+        return false;
+    const char *p = s + 10;
+    if (*p == '\0')
+        return true;
+    if (*p != 'T' && *p != 't')
+        return false;
+    p++;
+    for (int i = 0; i < 8; i++, p++) {
+        if ((i == 2 || i == 5) ? *p != ':' : (*p < '0' || *p > '9'))
+            return false;
+    }
+    if (atoi(s + 11) > 23 || atoi(s + 14) > 59 || atoi(s + 17) > 60)
+        return false;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 9)
+            p++, digits++;
+        if (digits == 0)
+            return false;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+        return true;
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':')
+        return p[1] >= '0' && p[1] <= '2' && p[2] >= '0' && p[2] <= '9' && p[4] >= '0' &&
+               p[4] <= '5' && p[5] >= '0' && p[5] <= '9';
+    return false;
+}
+
 jv *api_body_object(struct api_ctx *ctx)
 {
     struct evhttp_request *req = ctx->req;
@@ -80,6 +117,7 @@ static const char *kind_name(enum api_fkind k)
     case F_STRING: return "a non-empty string";
     case F_TEXT: return "a string";
     case F_INT: return "an integer";
+    case F_NUMBER: return "a number";
     case F_BOOL: return "true or false";
     case F_OBJECT: return "an object";
     case F_ARRAY: return "an array";
@@ -115,6 +153,8 @@ static bool field_ok(const struct api_field *f, const jv *v, char *why, size_t w
             return false;
         }
         return true;
+    case F_NUMBER:
+        return jv_is_number(v);
     case F_BOOL:
         return jv_is_bool(v);
     case F_OBJECT:

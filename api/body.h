@@ -18,6 +18,7 @@ enum api_fkind {
     F_STRING,  /* JSON string, 1..max bytes (max 0 = 1000) */
     F_TEXT,    /* JSON string, 0..max bytes (may be empty) */
     F_INT,     /* JSON integer in [min, max] */
+    F_NUMBER,  /* any JSON number (integer or decimal) */
     F_BOOL,
     F_OBJECT,  /* JSON object (validated by the handler, or any) */
     F_ARRAY,   /* JSON array of at most max elements */
@@ -53,5 +54,7 @@ bool api_check_fields(struct api_ctx *ctx, const jv *obj, const char *where,
 /* Pure checks, shared with query parameters. */
 bool api_is_uuid(const char *s);
 bool api_is_date(const char *s);
+/* "YYYY-MM-DD", or that with "THH:MM:SS", optional fraction, and "Z" or "+HH:MM"/"-HH:MM". */
+bool api_is_timestamp(const char *s);
 
 #endif

@@ -115,6 +115,11 @@ void cat_audit_events(struct api_ctx *ctx)
         return;
     }
     const char *since = api_query(ctx, "since"), *until = api_query(ctx, "until");
+    if ((since && !api_is_timestamp(since)) || (until && !api_is_timestamp(until))) {
+        api_problem(ctx, 400, "invalid_parameter",
+                    "since and until must be RFC 3339 times (2026-11-23T10:00:00Z) or dates");
+        return;
+    }
     const char *st = api_query(ctx, "subject_type"), *sid = api_query(ctx, "subject_id");
     const char *p[] = {st, sid, since, until, cursor, limit};
     struct db_job *j = api_job_new(ctx);

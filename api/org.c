@@ -3,7 +3,9 @@
  * rate-limited per client address; it creates the organisation, its first provider key and the
  * audit event in one statement, and shows the key once. Providers read and change only their
  * own organisation (the key's organisation is a parameter of every query, so another
- * organisation's rows are never read); assessors and the board read any.
+ * organisation's rows are never read). Commissioners, assessors and the board read any
+ * organisation; sites, whose addresses may be confidential (children's homes), only the owner,
+ * assessors and the board.
  */
 #include "api/api.h"
 #include "api/body.h"
@@ -50,7 +52,11 @@ static const struct api_field member_fields[] = {
 /* Validates the nested parts of an organisation body; answers and returns false on error. */
 static bool check_org_body(struct api_ctx *ctx, const jv *body, bool creating)
 {
-    if (!api_check_fields(ctx, body, "", org_fields + (creating ? 0 : 0), N(org_fields)))
+    struct api_field fields[N(org_fields)];
+    memcpy(fields, org_fields, sizeof fields);
+    for (size_t i = 0; !creating && i < N(fields); i++)
+        fields[i].required = false; /* PATCH: send only what changes */
+    if (!api_check_fields(ctx, body, "", fields, N(fields)))
         return false;
     const jv *ids = jv_get(body, "identifiers");
     for (size_t i = 0; i < jv_len(ids); i++) {
@@ -131,6 +137,14 @@ static void signup_done(struct api_ctx *ctx, enum db_status st, PGresult *const 
 
 void org_create(struct api_ctx *ctx)
 {
+    jv *body = api_body_object(ctx);
+    if (!body)
+        return;
+    if (!check_org_body(ctx, body, true)) {
+        jv_free(body);
+        return;
+    }
+    /* Counted only once the body is valid: fixing a typo does not spend the allowance. */
     if (!signup_limit)
         signup_limit = ratelimit_new((double)ctx->srv->cfg.signup_per_hour,
                                      (double)ctx->srv->cfg.signup_per_hour / 4 + 1);
@@ -143,12 +157,6 @@ void org_create(struct api_ctx *ctx)
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
         api_problem(ctx, 429, "rate_limited", "too many sign-ups from this address; retry in %u s",
                     retry);
-        return;
-    }
-    jv *body = api_body_object(ctx);
-    if (!body)
-        return;
-    if (!check_org_body(ctx, body, true)) {
         jv_free(body);
         return;
     }

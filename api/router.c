@@ -263,7 +263,8 @@ void api_problem_db(struct api_ctx *ctx, enum db_status st)
 {
     char ra[16];
     snprintf(ra, sizeof ra, "%d", LIMIT_RETRY_AFTER_S);
-    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
+    if (st != DB_FAILED)
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
     if (st == DB_OVERLOADED)
         api_problem(ctx, 503, "overloaded", "too many requests are waiting for the database");
     else if (st == DB_FAILED)

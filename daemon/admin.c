@@ -52,7 +52,8 @@ int admin_key_create(const struct cfg *c, const char *role, const char *organisa
     PGresult *res = PQexecParams(
         pg,
         "WITH k AS (INSERT INTO api_key (key_hash, role, organisation_id, commissioner_code, label)"
-        " VALUES (decode($1, 'hex'), $2, $3::uuid, $4, $5) RETURNING id, role, organisation_id,"
+        " VALUES (decode($1, 'hex'), $2, $3::uuid, CASE WHEN $4::text IS NOT NULL THEN"
+        " coalesce(commissioner_resolve($4), $4) END, $5) RETURNING id, role, organisation_id,"
         " commissioner_code, label),"
         " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
         " SELECT 'cli:key create', 'api_key.create', 'api_key', k.id::text,"

@@ -2,8 +2,9 @@
  * db: a pool of asynchronous libpq connections driven by the daemon's event loop.
  *
  * Work is submitted as a job: one or more prepared statements sent in pipeline mode and closed
- * by one sync, so a job is one round trip and (when its statements form one transaction) one
- * unit that fails together. Jobs wait in a FIFO while no connection has room; each connection
+ * by one sync, so a job is one round trip and one transaction (the server runs everything up to
+ * a Sync as one implicit transaction): its statements commit or fail together, and a later
+ * statement sees what an earlier one wrote. Jobs wait in a FIFO while no connection has room; each connection
  * pipelines up to DB_PIPELINE_DEPTH jobs and reads results in the order it sent them.
  *
  * Failure is explicit and fast: while no connection is usable, db_submit refuses at once

@@ -128,6 +128,14 @@ static void test_validators(void **state)
     assert_false(api_is_uuid("1e8fe1a9x5535-47de-92f2-cab94c93e6f6"));
     assert_false(api_is_uuid("1e8fe1a9-5535-47de-92f2-cab94c93e6fg"));
     assert_false(api_is_uuid("'; DROP TABLE x; --"));
+    assert_true(api_is_timestamp("2026-11-23"));
+    assert_true(api_is_timestamp("2026-11-23T10:00:00Z"));
+    assert_true(api_is_timestamp("2026-11-23T10:00:00.123456+01:00"));
+    assert_false(api_is_timestamp("yesterday"));
+    assert_false(api_is_timestamp("2026-11-23T25:00:00Z"));
+    assert_false(api_is_timestamp("2026-11-23T10:00:00"));
+    assert_false(api_is_timestamp("2026-11-23T10:00:00.Z"));
+    assert_false(api_is_timestamp("2026-11-23 10:00:00Z"));
 }
 
 int main(void)
