@@ -164,6 +164,19 @@ void cat_criteria(struct api_ctx *ctx);
 void cat_criteria_publish(struct api_ctx *ctx);
 void cat_audit_events(struct api_ctx *ctx);
 
+/* Local commissioning (commissioning.c). */
+void comm_list(struct api_ctx *ctx);
+void comm_get(struct api_ctx *ctx);
+void offer_put(struct api_ctx *ctx);
+void local_create(struct api_ctx *ctx);
+void local_list(struct api_ctx *ctx);
+void local_decision(struct api_ctx *ctx);
+void agreement_list(struct api_ctx *ctx);
+void agreement_review(struct api_ctx *ctx);
+void agreement_terminate(struct api_ctx *ctx);
+void changes_list(struct api_ctx *ctx);
+void provider_get(struct api_ctx *ctx);
+
 /* The OpenAPI document embedded at build time (openapi.c). */
 extern const char api_openapi_json[];
 extern const size_t api_openapi_json_len;

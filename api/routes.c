@@ -1,6 +1,6 @@
 /*
  * routes: the route table, the one list of what the API serves and who may call it. The
- * OpenAPI document (api/openapi.json) is checked against this table by tests/unit/test_openapi.c,
+ * OpenAPI document (api/openapi.json) is checked against this table by tests/unit/test_router.c,
  * and the role of every route by the access tests.
  */
 #include "api/api.h"
@@ -20,7 +20,7 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/organisations/{id}", ROLES_ANY, org_get},
     {"PATCH", "/v1/organisations/{id}", ROLE_PROVIDER, org_patch},
     {"POST", "/v1/organisations/{id}/sites", ROLE_PROVIDER, site_create},
-    {"GET", "/v1/organisations/{id}/sites", ROLES_ANY, site_list},
+    {"GET", "/v1/organisations/{id}/sites", ROLE_PROVIDER | ROLES_NATIONAL, site_list},
 
     {"POST", "/v1/applications", ROLE_PROVIDER, app_create},
     {"GET", "/v1/applications", ROLE_PROVIDER | ROLES_NATIONAL, app_list},
@@ -30,6 +30,18 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/applications/{id}/withdraw", ROLE_PROVIDER, app_withdraw},
     {"POST", "/v1/applications/{id}/decision", ROLES_NATIONAL, app_decision},
     {"GET", "/v1/assessments", ROLES_NATIONAL, app_assessments},
+
+    {"GET", "/v1/commissioners", 0, comm_list},
+    {"GET", "/v1/commissioners/{code}", 0, comm_get},
+    {"PUT", "/v1/commissioners/{code}/offers/{service_type}", ROLE_COMMISSIONER | ROLE_BOARD, offer_put},
+    {"POST", "/v1/local-applications", ROLE_PROVIDER, local_create},
+    {"GET", "/v1/local-applications", ROLE_PROVIDER | ROLE_COMMISSIONER | ROLES_NATIONAL, local_list},
+    {"POST", "/v1/local-applications/{id}/decision", ROLE_COMMISSIONER, local_decision},
+    {"GET", "/v1/agreements", ROLE_PROVIDER | ROLE_COMMISSIONER | ROLES_NATIONAL, agreement_list},
+    {"POST", "/v1/agreements/{id}/reviews", ROLE_COMMISSIONER, agreement_review},
+    {"POST", "/v1/agreements/{id}/terminate", ROLE_COMMISSIONER, agreement_terminate},
+    {"GET", "/v1/changes", ROLE_COMMISSIONER | ROLE_BOARD, changes_list},
+    {"GET", "/v1/providers/{id}", 0, provider_get},
 
     {"GET", "/v1/qualifications", ROLES_ANY, qual_list},
     {"POST", "/v1/qualifications/{id}/suspend", ROLE_BOARD, qual_suspend},

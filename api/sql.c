@@ -335,5 +335,230 @@ const struct db_stmt api_stmts[] = {
      "   'hash', encode(hash, 'hex'), 'prev_hash', encode(prev_hash, 'hex')) ORDER BY seq) FROM shown), '[]'::jsonb),"
      " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $6::int THEN (SELECT max(seq)::text FROM shown) END,"
      " 'total', (SELECT count(*) FROM f))"},
+
+    /* ---- commissioning ---- */
+
+    /* $1 region (code or name) $2 cursor (last code) $3 limit */
+    {"comm_list",
+     "WITH f AS (SELECT * FROM commissioner c WHERE $1::text IS NULL OR c.region_code = $1"
+     "  OR c.region_code = (SELECT r.code FROM region r WHERE lower(r.name) = lower($1))),"
+     " page AS (SELECT * FROM f WHERE $2::text IS NULL OR code > $2 ORDER BY code LIMIT $3::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY code LIMIT $3::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_commissioner(s) ORDER BY s.code) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $3::int THEN (SELECT max(code) FROM shown) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* $1 code (or an alias). The council with its offers and agreement counts. */
+    {"comm_get",
+     "SELECT api_commissioner(c) || jsonb_build_object("
+     " 'offers', coalesce((SELECT jsonb_agg(api_offer(o) || jsonb_build_object('active_agreements',"
+     "     (SELECT count(*) FROM agreement a WHERE a.commissioner_code = o.commissioner_code"
+     "       AND a.service_type = o.service_type AND a.status = 'active')) ORDER BY o.service_type)"
+     "   FROM offer o WHERE o.commissioner_code = c.code), '[]'::jsonb),"
+     " 'active_agreements', (SELECT coalesce(jsonb_object_agg(service_type, n), '{}'::jsonb) FROM"
+     "   (SELECT service_type, count(*) AS n FROM agreement WHERE commissioner_code = c.code"
+     "    AND status = 'active' GROUP BY service_type) x))"
+     " FROM commissioner c WHERE c.code = commissioner_resolve($1)"},
+
+    /* $1 council $2 service type $3 price $4 unit $5 specification $6 open $7 local
+     * requirements $8 actor. Column: whether the offer was created (no row: unknown council or
+     * service type). The price history is kept by the offer_price_history trigger; a price
+     * change is also an offer.price audit event (and so appears in the changes feed). */
+    {"offer_put",
+     "WITH prev AS (SELECT * FROM offer WHERE commissioner_code = $1 AND service_type = $2 FOR UPDATE),"
+     " o AS (INSERT INTO offer (commissioner_code, service_type, price_pence, price_unit,"
+     "   specification, open, local_requirements)"
+     "  SELECT c.code, st.code, $3::int, $4, $5, $6::boolean, $7::jsonb"
+     "  FROM commissioner c, service_type st WHERE c.code = $1 AND st.code = $2"
+     "  ON CONFLICT (commissioner_code, service_type) DO UPDATE SET"
+     "   price_pence = EXCLUDED.price_pence, price_unit = EXCLUDED.price_unit,"
+     "   specification = EXCLUDED.specification, open = EXCLUDED.open,"
+     "   local_requirements = EXCLUDED.local_requirements, updated_at = now()"
+     "  RETURNING *),"
+     " e1 AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $8, 'offer.price', 'offer', o.commissioner_code || '/' || o.service_type,"
+     "         jsonb_build_object('commissioner_code', o.commissioner_code, 'service_type', o.service_type,"
+     "           'before', (SELECT jsonb_build_object('price_pence', price_pence, 'price_unit', price_unit) FROM prev),"
+     "           'after', jsonb_build_object('price_pence', o.price_pence, 'price_unit', o.price_unit))"
+     "  FROM o LEFT JOIN prev ON true"
+     "  WHERE prev.price_pence IS DISTINCT FROM o.price_pence OR prev.price_unit IS DISTINCT FROM o.price_unit"
+     "  RETURNING 1),"
+     " e2 AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $8, 'offer.update', 'offer', o.commissioner_code || '/' || o.service_type,"
+     "         jsonb_build_object('commissioner_code', o.commissioner_code,"
+     "           'before', (SELECT to_jsonb(prev) FROM prev), 'after', to_jsonb(o)) FROM o RETURNING 1)"
+     "SELECT prev.commissioner_code IS NULL FROM o LEFT JOIN prev ON true"},
+
+    /* $1 council $2 service type: the offer as it now stands (run after offer_put in the same
+     * job, so in the same transaction and seeing its changes). */
+    {"offer_get",
+     "SELECT api_offer(o) FROM offer o WHERE o.commissioner_code = $1 AND o.service_type = $2"},
+
+    /* $1 qualification $2 organisation $3 council. Columns: qualification status, service
+     * type, offer open (NULL: no offer), local requirements, a live agreement's id. */
+    {"local_load",
+     "SELECT q.status, q.service_type, o.open, coalesce(o.local_requirements, '[]'::jsonb)::text,"
+     " (SELECT a.id::text FROM agreement a WHERE a.organisation_id = q.organisation_id"
+     "   AND a.commissioner_code = c.code AND a.service_type = q.service_type AND a.status <> 'terminated')"
+     " FROM qualification q JOIN commissioner c ON c.code = commissioner_resolve($3)"
+     " LEFT JOIN offer o ON o.commissioner_code = c.code AND o.service_type = q.service_type"
+     " WHERE q.id = $1::uuid AND q.organisation_id = $2::uuid"},
+
+    /* $1 qualification $2 organisation $3 council $4 answers $5 results $6 actor. Inserts only
+     * while the qualification is active and the offer open (no row otherwise). */
+    {"local_create",
+     "WITH l AS (INSERT INTO local_application (qualification_id, organisation_id, commissioner_code,"
+     "   service_type, answers, results)"
+     "  SELECT q.id, q.organisation_id, o.commissioner_code, q.service_type, $4::jsonb, $5::jsonb"
+     "  FROM qualification q JOIN offer o ON o.commissioner_code = commissioner_resolve($3)"
+     "   AND o.service_type = q.service_type AND o.open"
+     "  WHERE q.id = $1::uuid AND q.organisation_id = $2::uuid AND q.status = 'active' RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $6, 'local_application.create', 'local_application', l.id::text,"
+     "         jsonb_build_object('commissioner_code', l.commissioner_code, 'after', to_jsonb(l))"
+     "  FROM l RETURNING 1)"
+     "SELECT api_local_application(l) FROM l"},
+
+    /* $1 provider scope $2 council scope $3 status $4 cursor $5 limit */
+    {"local_list",
+     "WITH f AS (SELECT * FROM local_application l WHERE ($1::uuid IS NULL OR l.organisation_id = $1::uuid)"
+     "  AND ($2::text IS NULL OR l.commissioner_code = $2) AND ($3::text IS NULL OR l.status = $3)),"
+     " page AS (SELECT * FROM f WHERE $4::uuid IS NULL OR (created_at, id) >"
+     "  (SELECT created_at, id FROM local_application WHERE id = $4::uuid)"
+     "  ORDER BY created_at, id LIMIT $5::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY created_at, id LIMIT $5::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_local_application(s) ORDER BY s.created_at, s.id) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $5::int THEN"
+     "   (SELECT id::text FROM shown ORDER BY created_at DESC, id DESC LIMIT 1) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* $1 local application $2 council scope $3 actor. Columns: status,
+     * automatic failures, qualification status, the agreement (NULL: refused). */
+    {"local_accept",
+     "WITH cur AS (SELECT l.*, q.status AS qstatus,"
+     "   (SELECT count(*) FROM jsonb_array_elements(l.results) r WHERE r->>'outcome' = 'fail') AS failed"
+     "  FROM local_application l JOIN qualification q ON q.id = l.qualification_id"
+     "  WHERE l.id = $1::uuid AND ($2::text IS NULL OR l.commissioner_code = $2) FOR UPDATE OF l),"
+     " ok AS (SELECT cur.*, o.price_pence, o.price_unit FROM cur JOIN offer o"
+     "   ON o.commissioner_code = cur.commissioner_code AND o.service_type = cur.service_type"
+     "  WHERE cur.status = 'submitted' AND cur.qstatus = 'active' AND cur.failed = 0"
+     "  AND NOT EXISTS (SELECT 1 FROM agreement a WHERE a.organisation_id = cur.organisation_id"
+     "   AND a.commissioner_code = cur.commissioner_code AND a.service_type = cur.service_type"
+     "   AND a.status <> 'terminated')),"
+     " u AS (UPDATE local_application l SET status = 'accepted', decided_at = now() FROM ok"
+     "  WHERE l.id = ok.id RETURNING l.*),"
+     " a AS (INSERT INTO agreement (local_application_id, qualification_id, organisation_id,"
+     "   commissioner_code, service_type, start_price_pence, price_unit)"
+     "  SELECT ok.id, ok.qualification_id, ok.organisation_id, ok.commissioner_code, ok.service_type,"
+     "         ok.price_pence, ok.price_unit FROM ok JOIN u ON u.id = ok.id RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $3, 'agreement.create', 'agreement', a.id::text,"
+     "         jsonb_build_object('commissioner_code', a.commissioner_code,"
+     "           'organisation_id', a.organisation_id, 'service_type', a.service_type,"
+     "           'local_application_id', a.local_application_id,"
+     "           'after', jsonb_build_object('status', a.status, 'price_pence', a.start_price_pence,"
+     "                                       'price_unit', a.price_unit))"
+     "  FROM a RETURNING 1)"
+     "SELECT cur.status, cur.failed, cur.qstatus,"
+     " (SELECT jsonb_build_object('local_application', api_local_application(u),"
+     "   'agreement', (SELECT api_agreement(a) FROM a)) FROM u)"
+     " FROM cur"},
+
+    /* $1 local application $2 council scope $3 reason $4 actor. Same columns. */
+    {"local_decline",
+     "WITH cur AS (SELECT l.*, q.status AS qstatus FROM local_application l"
+     "  JOIN qualification q ON q.id = l.qualification_id"
+     "  WHERE l.id = $1::uuid AND ($2::text IS NULL OR l.commissioner_code = $2) FOR UPDATE OF l),"
+     " u AS (UPDATE local_application l SET status = 'declined', decision_reason = $3,"
+     "   decided_at = now() FROM cur WHERE l.id = cur.id AND cur.status = 'submitted' RETURNING l.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'local_application.decline', 'local_application', u.id::text,"
+     "         jsonb_build_object('commissioner_code', u.commissioner_code, 'reason', $3::text)"
+     "  FROM u RETURNING 1)"
+     "SELECT cur.status, 0, cur.qstatus,"
+     " (SELECT jsonb_build_object('local_application', api_local_application(u)) FROM u) FROM cur"},
+
+    /* $1 provider scope $2 council scope $3 status $4 cursor $5 limit */
+    {"agreement_list",
+     "WITH f AS (SELECT * FROM agreement a WHERE ($1::uuid IS NULL OR a.organisation_id = $1::uuid)"
+     "  AND ($2::text IS NULL OR a.commissioner_code = $2) AND ($3::text IS NULL OR a.status = $3)),"
+     " page AS (SELECT * FROM f WHERE $4::uuid IS NULL OR (started_at, id) >"
+     "  (SELECT started_at, id FROM agreement WHERE id = $4::uuid)"
+     "  ORDER BY started_at, id LIMIT $5::int + 1),"
+     " shown AS (SELECT * FROM page ORDER BY started_at, id LIMIT $5::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_agreement(s) ORDER BY s.started_at, s.id) FROM shown s), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $5::int THEN"
+     "   (SELECT id::text FROM shown ORDER BY started_at DESC, id DESC LIMIT 1) END,"
+     " 'total', (SELECT count(*) FROM f))"},
+
+    /* $1 agreement $2 council scope $3 outcome $4 notes $5 indicators $6 actor.
+     * Columns: status (no row: not this council's), the review (NULL: terminated). */
+    {"agreement_review",
+     "WITH cur AS (SELECT * FROM agreement WHERE id = $1::uuid"
+     "  AND ($2::text IS NULL OR commissioner_code = $2)),"
+     " r AS (INSERT INTO agreement_review (agreement_id, reviewer, outcome, notes, indicators)"
+     "  SELECT cur.id, $6, $3, $4, $5::jsonb FROM cur WHERE cur.status <> 'terminated' RETURNING *),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $6, 'agreement_review.create', 'agreement', r.agreement_id::text,"
+     "         jsonb_build_object('commissioner_code', cur.commissioner_code, 'review_id', r.id,"
+     "           'outcome', r.outcome, 'indicators', r.indicators) FROM r, cur RETURNING 1)"
+     "SELECT cur.status, (SELECT jsonb_build_object('id', r.id, 'agreement_id', r.agreement_id,"
+     "  'reviewed_at', r.reviewed_at, 'outcome', r.outcome, 'notes', r.notes, 'indicators', r.indicators)"
+     "  FROM r) FROM cur"},
+
+    /* $1 agreement $2 council scope $3 reason $4 end date $5 actor */
+    {"agreement_terminate",
+     "WITH cur AS (SELECT * FROM agreement WHERE id = $1::uuid"
+     "  AND ($2::text IS NULL OR commissioner_code = $2) FOR UPDATE),"
+     " u AS (UPDATE agreement a SET status = 'terminated', termination_reason = $3,"
+     "   end_date = $4::date, suspended_by_qualification = false, status_reason = $3, updated_at = now()"
+     "  FROM cur WHERE a.id = cur.id AND cur.status <> 'terminated' RETURNING a.*),"
+     " e AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $5, 'agreement.terminate', 'agreement', u.id::text,"
+     "         jsonb_build_object('commissioner_code', u.commissioner_code,"
+     "           'organisation_id', u.organisation_id, 'service_type', u.service_type,"
+     "           'before', jsonb_build_object('status', cur.status),"
+     "           'after', jsonb_build_object('status', u.status, 'end_date', u.end_date),"
+     "           'reason', $3::text) FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT cur.status, (SELECT api_agreement(u) FROM u) FROM cur"},
+
+    /* $1 council scope $2 since (a seq) $3 limit. Status changes, oldest first. The audit
+     * log's sequence is drawn under a lock held to commit, so seq order is commit order and
+     * a reader resuming after seq N never misses an event committed later. */
+    {"changes_list",
+     "WITH f AS (SELECT e.* FROM audit_event e"
+     "  WHERE (e.action LIKE 'qualification.%' OR e.action LIKE 'agreement.%' OR e.action = 'offer.price')"
+     "  AND e.seq > coalesce($2::bigint, 0)"
+     "  AND ($1::text IS NULL OR e.detail ->> 'commissioner_code' = $1"
+     "   OR (e.subject_type = 'qualification' AND EXISTS (SELECT 1 FROM agreement a"
+     "       WHERE a.qualification_id::text = e.subject_id AND a.commissioner_code = $1)))"
+     "  ORDER BY e.seq LIMIT $3::int + 1),"
+     " shown AS (SELECT * FROM f ORDER BY seq LIMIT $3::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('cursor', seq::text,"
+     "   'at', at, 'type', action, 'subject_type', subject_type, 'subject_id', subject_id,"
+     "   'commissioner_code', detail ->> 'commissioner_code',"
+     "   'before', detail -> 'before', 'after', detail -> 'after', 'reason', detail ->> 'reason'))"
+     "   ORDER BY seq) FROM shown), '[]'::jsonb),"
+     " 'next_cursor', coalesce((SELECT max(seq)::text FROM shown), $2::text, '0'),"
+     " 'has_more', (SELECT count(*) FROM f) > $3::int)"},
+
+    /* $1 organisation. Public: name, active qualifications, councils with active agreements. */
+    {"provider_get",
+     "SELECT jsonb_strip_nulls(jsonb_build_object('id', o.id, 'name', o.name, 'kind', o.kind,"
+     " 'sector', o.sector, 'website', o.website, 'description', nullif(o.description, ''),"
+     " 'qualifications', coalesce((SELECT jsonb_agg(jsonb_build_object('service_type', q.service_type,"
+     "     'qualified_at', q.qualified_at, 'review_due', q.review_due) ORDER BY q.service_type)"
+     "   FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active'), '[]'::jsonb),"
+     " 'agreements', coalesce((SELECT jsonb_agg(jsonb_build_object('commissioner_code', a.commissioner_code,"
+     "     'commissioner_name', c.name, 'service_type', a.service_type, 'since', a.started_at)"
+     "     ORDER BY c.name, a.service_type)"
+     "   FROM agreement a JOIN commissioner c ON c.code = a.commissioner_code"
+     "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb)))"
+     " FROM organisation o WHERE o.id = $1::uuid"
+     " AND EXISTS (SELECT 1 FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active')"},
 };
 const size_t api_nstmts = sizeof api_stmts / sizeof api_stmts[0];

@@ -388,6 +388,10 @@ static void setup_done(void *arg, enum db_status st, PGresult *const *res, int n
         for (int i = 0; i < n; i++)
             if (res[i] && !result_ok(res[i])) {
                 why = PQresultErrorMessage(res[i]);
+                size_t k = (size_t)i;
+                if (k >= c->pool->nsetup && k - c->pool->nsetup < c->pool->nstmts)
+                    log_kv(LOG_ERROR, "a prepared statement does not prepare", "stmt",
+                           c->pool->stmts[k - c->pool->nsetup].name, "error", why, (char *)NULL);
                 const char *state = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
                 if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0 ||
                               strcmp(state, "42883") == 0))
