@@ -82,6 +82,17 @@ void api_db(struct api_ctx *ctx, struct db_job *job,
 /* Tells the HTTP-parser error path the configured header limit (to tell 431 from 413). */
 void api_set_header_limit(size_t bytes);
 
+/*
+ * For database callbacks: true when the job succeeded; otherwise answers (503 for an
+ * unavailable or overloaded database, the mapped problem for a failed statement) and returns
+ * false, and the caller just returns.
+ */
+bool api_db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+    __attribute__((warn_unused_result));
+
+/* A database callback that answers 200 with column 0 of row 0 of the first result (lists). */
+void api_list_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n);
+
 /* Answers `status` with the JSON text in column `col` of row 0 of `r` (the SQL built it). */
 void api_reply_sql_json(struct api_ctx *ctx, int status, const PGresult *r, int col);
 

@@ -90,21 +90,10 @@ static bool id_ok(struct api_ctx *ctx)
     return true;
 }
 
-static bool db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (st == DB_OK)
-        return true;
-    if (st == DB_FAILED)
-        api_problem_sql(ctx, res, n);
-    else
-        api_problem_db(ctx, st);
-    return false;
-}
-
 /* Replies with column 0, or 404 when there is no row (or it is NULL). */
 static void one_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     if (PQntuples(res[n - 1]) == 0 || PQgetisnull(res[n - 1], 0, 0)) {
         api_problem(ctx, 404, "not_found", "no such application");
@@ -119,7 +108,7 @@ static void one_done(struct api_ctx *ctx, enum db_status st, PGresult *const *re
  */
 static void transition_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
@@ -143,7 +132,7 @@ static const struct api_field create_fields[] = {
 
 static void create_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0) {
@@ -191,13 +180,6 @@ void app_get(struct api_ctx *ctx)
     api_db(ctx, j, one_done);
 }
 
-static void list_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (!db_ok(ctx, st, res, n))
-        return;
-    api_reply_sql_json(ctx, 200, res[0], 0);
-}
-
 static void list(struct api_ctx *ctx, const char *stmt, const char *status)
 {
     char limit[8];
@@ -212,7 +194,7 @@ static void list(struct api_ctx *ctx, const char *stmt, const char *status)
     const char *p[] = {scope_of(ctx), status, cursor, limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, stmt, N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 void app_list(struct api_ctx *ctx)
@@ -276,7 +258,7 @@ enum { L_STATUS, L_VERSION_TOKEN, L_SERVICE_TYPE, L_CRITERIA_VERSION, L_DOCUMENT
 
 static void write_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     if (PQntuples(res[0]) == 0) {
         api_problem(ctx, 409, "conflict", "the application changed while this request ran; retry");
@@ -307,7 +289,7 @@ static jv *row_json(const PGresult *r, int col)
 
 static void submit_loaded(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0) {
@@ -414,7 +396,7 @@ static char *merge_results(const PGresult *r, const struct crit_report *judged)
 
 static void decision_loaded(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     struct decision *dec = ctx->state;

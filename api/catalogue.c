@@ -16,20 +16,9 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (st == DB_OK)
-        return true;
-    if (st == DB_FAILED)
-        api_problem_sql(ctx, res, n);
-    else
-        api_problem_db(ctx, st);
-    return false;
-}
-
 static void json_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     if (PQntuples(res[0]) == 0 || PQgetisnull(res[0], 0, 0)) {
         api_problem(ctx, 404, "not_found", "no such criteria set");
@@ -93,7 +82,7 @@ void cat_criteria_publish(struct api_ctx *ctx)
 
 static void audit_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (db_ok(ctx, st, res, n))
+    if (api_db_ok(ctx, st, res, n))
         api_reply_sql_json(ctx, 200, res[0], 0);
 }
 

@@ -17,17 +17,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (st == DB_OK)
-        return true;
-    if (st == DB_FAILED)
-        api_problem_sql(ctx, res, n);
-    else
-        api_problem_db(ctx, st);
-    return false;
-}
-
 /* Replies with column 0 of row 0; 404 ("no such <what>") when there is no row or it is NULL. */
 static void reply_one(struct api_ctx *ctx, const PGresult *r, int status, const char *what)
 {
@@ -40,14 +29,8 @@ static void reply_one(struct api_ctx *ctx, const PGresult *r, int status, const 
 
 static void commissioner_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (db_ok(ctx, st, res, n))
+    if (api_db_ok(ctx, st, res, n))
         reply_one(ctx, res[0], 200, "commissioner");
-}
-
-static void list_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (db_ok(ctx, st, res, n))
-        api_reply_sql_json(ctx, 200, res[0], 0);
 }
 
 /* A commissioner key may act only for its own council; the board for any. */
@@ -88,7 +71,7 @@ void comm_list(struct api_ctx *ctx)
     const char *p[] = {api_query(ctx, "region"), api_query(ctx, "cursor"), limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "comm_list", N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 void comm_get(struct api_ctx *ctx)
@@ -112,7 +95,7 @@ static const struct api_field offer_fields[] = {
 
 static void offer_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     if (PQntuples(res[0]) == 0) {
         api_problem(ctx, 404, "not_found", "no such commissioner or service type");
@@ -187,7 +170,7 @@ enum { LL_QSTATUS, LL_SERVICE, LL_OFFER_OPEN, LL_REQS, LL_AGREEMENT };
 
 static void local_created(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     if (PQntuples(res[0]) == 0) {
         api_problem(ctx, 409, "conflict",
@@ -199,7 +182,7 @@ static void local_created(struct api_ctx *ctx, enum db_status st, PGresult *cons
 
 static void local_loaded(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0) {
@@ -293,7 +276,7 @@ void local_list(struct api_ctx *ctx)
                        limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "local_list", N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 static const char *const local_decisions[] = {"accept", "decline", NULL};
@@ -306,7 +289,7 @@ static const struct api_field local_decision_fields[] = {
  * qualification status, the result (NULL: refused). */
 static void local_decided(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
@@ -384,7 +367,7 @@ void agreement_list(struct api_ctx *ctx)
     const char *p[] = {provider_scope(ctx), council_scope(ctx), status, cursor, limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "agreement_list", N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 static const char *const review_outcomes[] = {"good", "requires_improvement", "inadequate", NULL};
@@ -404,7 +387,7 @@ static const struct api_field indicator_fields[] = {
 /* Columns: found (no row: not this council's agreement), the result (NULL: terminated). */
 static void agreement_changed(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
@@ -519,12 +502,12 @@ void changes_list(struct api_ctx *ctx)
     const char *p[] = {council_scope(ctx), since, limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "changes_list", N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 static void provider_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (db_ok(ctx, st, res, n))
+    if (api_db_ok(ctx, st, res, n))
         reply_one(ctx, res[0], 200, "provider");
 }
 

@@ -125,13 +125,8 @@ static struct ratelimit *signup_limit;
 
 static void signup_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (st != DB_OK) {
-        if (st == DB_FAILED)
-            api_problem_sql(ctx, res, n);
-        else
-            api_problem_db(ctx, st);
+    if (!api_db_ok(ctx, st, res, n))
         return;
-    }
     api_reply_sql_json(ctx, 201, res[0], 0);
 }
 
@@ -194,13 +189,8 @@ void org_create(struct api_ctx *ctx)
 
 static void org_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (st != DB_OK) {
-        if (st == DB_FAILED)
-            api_problem_sql(ctx, res, n);
-        else
-            api_problem_db(ctx, st);
+    if (!api_db_ok(ctx, st, res, n))
         return;
-    }
     if (PQntuples(res[0]) == 0) {
         api_problem(ctx, 404, "not_found", "no such organisation");
         return;
@@ -278,13 +268,8 @@ static const struct api_field site_fields[] = {
 
 static void sites_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (st != DB_OK) {
-        if (st == DB_FAILED)
-            api_problem_sql(ctx, res, n);
-        else
-            api_problem_db(ctx, st);
+    if (!api_db_ok(ctx, st, res, n))
         return;
-    }
     if (PQntuples(res[0]) == 0 || PQgetisnull(res[0], 0, 0)) {
         api_problem(ctx, 404, "not_found", "no such organisation");
         return;

@@ -34,23 +34,6 @@ static void qual_states_for(enum qual_event ev, char *from, size_t len, const ch
     snprintf(from + used, len - used, "}");
 }
 
-static bool db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (st == DB_OK)
-        return true;
-    if (st == DB_FAILED)
-        api_problem_sql(ctx, res, n);
-    else
-        api_problem_db(ctx, st);
-    return false;
-}
-
-static void list_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
-{
-    if (db_ok(ctx, st, res, n))
-        api_reply_sql_json(ctx, 200, res[0], 0);
-}
-
 void qual_list(struct api_ctx *ctx)
 {
     char limit[8];
@@ -68,12 +51,12 @@ void qual_list(struct api_ctx *ctx)
                        api_query(ctx, "service_type"), cursor, limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "qual_list", N(p), p);
-    api_db(ctx, j, list_done);
+    api_db(ctx, j, api_list_done);
 }
 
 static void change_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
 {
-    if (!db_ok(ctx, st, res, n))
+    if (!api_db_ok(ctx, st, res, n))
         return;
     const PGresult *r = res[0];
     if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {

@@ -309,6 +309,23 @@ void api_problem_sql(struct api_ctx *ctx, PGresult *const *res, int n)
     }
 }
 
+bool api_db_ok(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+{
+    if (st == DB_OK)
+        return true;
+    if (st == DB_FAILED)
+        api_problem_sql(ctx, res, n);
+    else
+        api_problem_db(ctx, st);
+    return false;
+}
+
+void api_list_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+{
+    if (api_db_ok(ctx, st, res, n))
+        api_reply_sql_json(ctx, 200, res[0], 0);
+}
+
 const char *api_peer(const struct api_ctx *ctx)
 {
     struct evhttp_connection *c = evhttp_request_get_connection(ctx->req);
