@@ -148,7 +148,7 @@ void offer_put(struct api_ctx *ctx)
 
 static const struct api_field local_fields[] = {
     {"qualification_id", F_UUID, true, 0, 0, NULL},
-    {"commissioner", F_STRING, true, 0, 9, NULL},
+    {"commissioner", F_STRING, true, 0, 100, NULL}, /* ONS code, old code or name */
     {"answers", F_OBJECT, false, 0, 0, NULL},
 };
 
@@ -223,11 +223,15 @@ static void local_loaded(struct api_ctx *ctx, enum db_status st, PGresult *const
     }
     struct crit_report rep;
     char err[300];
-    bool ok = local_check(qs, ans, &rep, err, sizeof err);
+    enum local_error why;
+    bool ok = local_check(qs, ans, &rep, &why, err, sizeof err);
     jv_free(ans);
     if (!ok) {
         jv_free(qs);
-        api_problem(ctx, 400, "invalid_answers", "%s", err);
+        if (why == LOCAL_MISSING)
+            api_problem(ctx, 422, "missing_answer", "%s", err);
+        else
+            api_problem(ctx, 400, "invalid_answers", "%s", err);
         return;
     }
     char *results = crit_report_json(&rep);
@@ -272,8 +276,14 @@ void local_list(struct api_ctx *ctx)
     const char *cursor;
     if (!api_page(ctx, limit, &cursor))
         return;
-    const char *p[] = {provider_scope(ctx), council_scope(ctx), api_query(ctx, "status"), cursor,
-                       limit};
+    const char *status = api_query(ctx, "status");
+    if (status && strcmp(status, "submitted") != 0 && strcmp(status, "accepted") != 0 &&
+        strcmp(status, "declined") != 0) {
+        api_problem(ctx, 400, "invalid_parameter",
+                    "status must be one of submitted, accepted, declined");
+        return;
+    }
+    const char *p[] = {provider_scope(ctx), council_scope(ctx), status, cursor, limit};
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "local_list", N(p), p);
     api_db(ctx, j, api_list_done);
@@ -335,6 +345,11 @@ void local_decision(struct api_ctx *ctx)
         api_problem(ctx, 400, "missing_field", "reason is required to decline");
         return;
     }
+    if (accept && reason) {
+        jv_free(body);
+        api_problem(ctx, 400, "invalid_field", "reason is only recorded when declining");
+        return;
+    }
     char actor[96];
     api_actor(ctx, actor, sizeof actor);
     const char *p[] = {api_param(ctx, 0), council_scope(ctx), reason ? jv_str(reason, NULL) : NULL,
@@ -385,7 +400,8 @@ static const struct api_field indicator_fields[] = {
 };
 
 /* Columns: found (no row: not this council's agreement), the result (NULL: terminated). */
-static void agreement_changed(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+static void agreement_answer(struct api_ctx *ctx, int status, enum db_status st,
+                             PGresult *const *res, int n)
 {
     if (!api_db_ok(ctx, st, res, n))
         return;
@@ -398,8 +414,17 @@ static void agreement_changed(struct api_ctx *ctx, enum db_status st, PGresult *
         api_problem(ctx, 409, "invalid_transition", "the agreement is %s", PQgetvalue(r, 0, 0));
         return;
     }
-    api_reply_sql_json(ctx, ctx->route->pattern[strlen(ctx->route->pattern) - 1] == 's' ? 201 : 200,
-                       r, 1);
+    api_reply_sql_json(ctx, status, r, 1);
+}
+
+static void review_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+{
+    agreement_answer(ctx, 201, st, res, n);
+}
+
+static void terminate_done(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n)
+{
+    agreement_answer(ctx, 200, st, res, n);
 }
 
 void agreement_review(struct api_ctx *ctx)
@@ -449,7 +474,7 @@ void agreement_review(struct api_ctx *ctx)
     db_job_add(j, "agreement_review", N(p), p);
     free(indicators);
     jv_free(body);
-    api_db(ctx, j, agreement_changed);
+    api_db(ctx, j, review_done);
 }
 
 static const struct api_field terminate_fields[] = {
@@ -477,7 +502,7 @@ void agreement_terminate(struct api_ctx *ctx)
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "agreement_terminate", N(p), p);
     jv_free(body);
-    api_db(ctx, j, agreement_changed);
+    api_db(ctx, j, terminate_done);
 }
 
 /* ---- changes feed and the public provider page ---- */

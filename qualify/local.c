@@ -165,9 +165,14 @@ static bool answer_ok(const jv *q, const jv *a)
     return s && has_choice(jv_get(q, "choices"), s);
 }
 
-bool local_check(const jv *qs, const jv *answers, struct crit_report *out, char *err, size_t errlen)
+bool local_check(const jv *qs, const jv *answers, struct crit_report *out, enum local_error *why,
+                 char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    enum local_error dummy;
+    if (!why)
+        why = &dummy;
+    *why = LOCAL_INVALID;
     if (!jv_is_object(answers))
         return fail(err, errlen, "answers must be an object of question id to answer");
     for (size_t i = 0; i < jv_len(answers); i++) {
@@ -186,6 +191,7 @@ bool local_check(const jv *qs, const jv *answers, struct crit_report *out, char 
         if (!a || jv_is_null(a)) {
             if (jv_bool(jv_get(q, "required"))) {
                 crit_report_free(out);
+                *why = LOCAL_MISSING;
                 return fail(err, errlen, "answers.%s is required", id);
             }
         } else if (!answer_ok(q, a)) {
@@ -200,12 +206,14 @@ bool local_check(const jv *qs, const jv *answers, struct crit_report *out, char 
         r->title = jv_str(jv_get(q, "text"), NULL);
         r->score = -1;
         const jv *pass = jv_get(q, "pass");
-        if (!pass) {
+        if (!a || jv_is_null(a)) {
+            r->judgement = pass == NULL;
+            r->outcome = CRIT_PASS; /* optional and unanswered: nothing to check */
+        } else if (!pass) {
             r->judgement = true;
-            r->outcome = (a && !jv_is_null(a)) ? CRIT_PENDING : CRIT_PASS;
-            if (r->outcome == CRIT_PENDING)
-                out->pending++;
-        } else if (a && jv_equal(a, pass)) {
+            r->outcome = CRIT_PENDING;
+            out->pending++;
+        } else if (jv_equal(a, pass)) {
             r->outcome = CRIT_PASS;
         } else {
             r->outcome = CRIT_FAIL;
@@ -220,5 +228,6 @@ bool local_check(const jv *qs, const jv *answers, struct crit_report *out, char 
             r->reason = xstrdup(buf);
         }
     }
+    *why = LOCAL_OK;
     return true;
 }

@@ -35,10 +35,16 @@ bool local_validate(const jv *questions, char *err, size_t errlen) WUR;
 /*
  * Checks `answers` against `questions` (which passed local_validate). On success fills `out`
  * with one result per question (pass / fail with a reason / pending), in question order, and
- * returns true; free with crit_report_free. False with a message on an unknown question, a
- * wrongly typed answer or a missing required one.
+ * returns true; free with crit_report_free. False with a message, and *why (if not NULL) set,
+ * on an unknown question or a wrongly typed answer (LOCAL_INVALID) or a missing required one
+ * (LOCAL_MISSING).
  */
-bool local_check(const jv *questions, const jv *answers, struct crit_report *out, char *err,
-                 size_t errlen) WUR;
+enum local_error {
+    LOCAL_OK,
+    LOCAL_INVALID, /* an unknown question or a wrongly typed answer: the request is malformed */
+    LOCAL_MISSING, /* a required answer is missing: well-formed, but not acceptable */
+};
+bool local_check(const jv *questions, const jv *answers, struct crit_report *out,
+                 enum local_error *why, char *err, size_t errlen) WUR;
 
 #endif

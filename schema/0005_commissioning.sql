@@ -88,6 +88,7 @@ CREATE TABLE agreement (
     termination_reason   text,
     updated_at           timestamptz NOT NULL DEFAULT now(),
     CHECK ((status = 'terminated') = (end_date IS NOT NULL AND termination_reason IS NOT NULL)),
+    CHECK (end_date IS NULL OR end_date >= (started_at AT TIME ZONE 'UTC')::date),
     CHECK (NOT suspended_by_qualification OR status = 'suspended')
 );
 CREATE UNIQUE INDEX agreement_live ON agreement (organisation_id, commissioner_code, service_type)
@@ -128,7 +129,8 @@ BEGIN
                                   'after', jsonb_build_object('status', 'suspended'),
                                   'reason', s.status_reason)
         FROM s;
-    ELSIF NEW.status = 'active' AND OLD.status <> 'active' THEN
+    ELSIF NEW.status = 'active' AND OLD.status IN ('suspended', 'lapsed') THEN
+        -- Not after a revocation: a new qualification starts without the old agreements.
         WITH r AS (
             UPDATE agreement SET status = 'active', suspended_by_qualification = false,
                    status_reason = NULL, updated_at = now()
@@ -194,6 +196,13 @@ CREATE FUNCTION api_agreement(a agreement) RETURNS jsonb LANGUAGE sql STABLE AS 
               'indicators', r.indicators) ORDER BY r.reviewed_at, r.id)
           FROM agreement_review r WHERE r.agreement_id = a.id), '[]'::jsonb),
         'updated_at', a.updated_at))
+$$;
+
+-- The state part of an audit event's before/after, as the changes feed shows it.
+CREATE FUNCTION change_state(d jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN d IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object(
+        'status', d -> 'status', 'price_pence', d -> 'price_pence', 'price_unit', d -> 'price_unit',
+        'end_date', d -> 'end_date')) END
 $$;
 
 CREATE FUNCTION api_commissioner(c commissioner) RETURNS jsonb LANGUAGE sql STABLE AS $$

@@ -61,17 +61,21 @@ static void test_answers(void **state)
         const char *name = jv_str(jv_get(c, "name"), NULL);
         struct crit_report rep;
         char err[256] = "";
-        bool ok = local_check(qs, jv_get(c, "answers"), &rep, err, sizeof err);
+        enum local_error why = LOCAL_OK;
+        bool ok = local_check(qs, jv_get(c, "answers"), &rep, &why, err, sizeof err);
         const jv *want_err = jv_get(c, "error");
         if (want_err) {
             if (ok)
                 fail_msg("%s: accepted, expected error \"%s\"", name, jv_str(want_err, NULL));
             if (!strstr(err, jv_str(want_err, NULL)))
                 fail_msg("%s: error \"%s\" lacks \"%s\"", name, err, jv_str(want_err, NULL));
+            bool missing = strstr(err, "is required") != NULL;
+            assert_int_equal(why, missing ? LOCAL_MISSING : LOCAL_INVALID);
             continue;
         }
         if (!ok)
             fail_msg("%s: refused: %s", name, err);
+        assert_int_equal(why, LOCAL_OK);
         assert_int_equal(rep.n, jv_len(qs));
         assert_int_equal(rep.failed, jv_int(jv_get(c, "failed")));
         const jv *outs = jv_get(c, "outcomes");
