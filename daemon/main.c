@@ -4,6 +4,7 @@
  */
 #include "daemon/admin.h"
 #include "daemon/cfg.h"
+#include "daemon/geoimport.h"
 #include "daemon/import.h"
 #include "daemon/migrate.h"
 #include "daemon/server.h"
@@ -19,7 +20,8 @@ static const char usage[] =
     "commands:\n"
     "  serve     serve the HTTPS API (runs until SIGTERM; SIGHUP reloads config and certificate)\n"
     "  migrate   apply schema/NNNN_name.sql migrations to the database, in order\n"
-    "  import    load a reference register: aqpd import ofsted FILE\n"
+    "  import    load a reference register: aqpd import ofsted FILE,\n"
+    "            aqpd import commissioners [DIR], aqpd import postcodes [FILE]\n"
     "  key       create an API key: aqpd key create --role ROLE [--organisation ID |\n"
     "            --commissioner CODE] [--label TEXT]; prints the key alone on stdout\n"
     "  audit     verify the hash-chained audit log: aqpd audit verify\n"
@@ -53,6 +55,8 @@ static const char migrate_usage[] =
 
 static const char import_usage[] =
     "usage: aqpd import ofsted FILE [-c FILE]\n"
+    "       aqpd import commissioners [DIR] [-c FILE]\n"
+    "       aqpd import postcodes [FILE] [-c FILE]\n"
     "\n"
     "Loads Ofsted's register of children's social care settings (the provider-level CSV, e.g.\n"
     "data/ofsted/Provider_level_at_31_Mar_2025.csv) into ofsted_setting, mapping columns by\n"
@@ -61,7 +65,15 @@ static const char import_usage[] =
     "their line numbers and reasons; the rest still load. Progress goes to stderr, a summary\n"
     "(inserted, updated, unchanged, rejected) to stdout, and the run is recorded in\n"
     "ofsted_import. Exit status 0 when the file was processed (even with rejected rows), 1 when\n"
-    "it was not (unreadable file, missing column, database error: nothing changed), 2 on usage.\n";
+    "it was not (unreadable file, missing column, database error: nothing changed), 2 on usage.\n"
+    "\n"
+    "commissioners loads the 153 English local authorities with children's services into\n"
+    "commissioner: ONS code, name, region, DfE LA number and centroid, joined with the latest\n"
+    "Ofsted judgement of each, from DIR (default: the shipped data directory, with\n"
+    "local_authorities/ and ofsted/ as in data/SOURCES.md). Names are matched after\n"
+    "normalising and through an explicit alias table; anything unmatched is listed.\n"
+    "postcodes loads postcode district centroids into postcode_district from FILE (default:\n"
+    "the shipped data/postcodes/postcode_districts.csv). Both are recorded in reference_import.\n";
 
 static const char key_usage[] =
     "usage: aqpd key create --role provider|commissioner|assessor|board\n"
@@ -137,7 +149,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return srv_main(cfg_path);
-    if (strcmp(cmd, "import") == 0 && nargs != 2) {
+    if (strcmp(cmd, "import") == 0 && nargs != 2 &&
+        !(nargs == 1 && geoimport_handles(args[0]))) { /* commissioners, postcodes: [PATH] */
         fprintf(stderr, "aqpd import: expected a register and a file\n\n%s", import_usage);
         return 2;
     }
@@ -155,8 +168,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc;
-    if (strcmp(cmd, "import") == 0)
+    if (strcmp(cmd, "import") == 0 && strcmp(args[0], "ofsted") == 0)
         rc = import_main(&c, args[0], args[1]);
+    else if (strcmp(cmd, "import") == 0) /* commissioners, postcodes; names the kinds if not */
+        rc = geoimport_main(&c, args[0], args[1]);
     else if (strcmp(cmd, "key") == 0)
         rc = admin_key_create(&c, role ? role : "", organisation, commissioner, label);
     else if (strcmp(cmd, "audit") == 0)

@@ -3,6 +3,7 @@
 # starts a private PostgreSQL cluster in the state directory unless AQPD_DATABASE_URL is given
 # (initdb + pg_ctl on a Unix socket, as the postgres user when run as root; reused on the next
 # run), makes a self-signed certificate for localhost if there is none, applies the migrations,
+# loads the reference data (the Ofsted register, commissioners, postcode districts; idempotent),
 # prints what to try, and then runs `aqpd serve` in the foreground (Ctrl-C stops it; the
 # database cluster keeps running: tests/lib/cluster.sh stop .state/pg stops it).
 #
@@ -59,6 +60,24 @@ export AQPD_LISTEN=${AQPD_LISTEN:-127.0.0.1:8443}
 
 say "applying migrations"
 "$AQPD" migrate "$@"
+
+# Reference data (data/SOURCES.md). Each import is idempotent: a re-run finds every row
+# unchanged and takes well under a second. Its summary goes to a log; a failure shows it.
+load_register() { # register [path]
+  local log=$STATE/import-$1.log
+  if ! "$AQPD" import "$@" "${run_args[@]}" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    say "aqpd import $1 failed (full log: $log)"
+    exit 1
+  fi
+  say "import $1: $(grep -E '^(inserted|updated|unchanged|rejected|matched|unmatched):' "$log" |
+    cut -d' ' -f1-2 | tr '\n' ' ')"
+}
+run_args=("$@")
+say "loading reference data"
+load_register ofsted data/ofsted/Provider_level_at_31_Mar_2025.csv
+load_register commissioners
+load_register postcodes
 
 port=${AQPD_LISTEN##*:}
 host=${AQPD_LISTEN%:*}

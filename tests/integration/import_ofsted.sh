@@ -45,7 +45,7 @@ assert_contains "$RUN_OUT" "import" "aqpd --help lists import"
 new_database
 aqpd_run migrate
 assert_eq 0 "$RUN_EXIT" "migrate (stderr: $RUN_ERR)"
-aqpd_run import postcodes "$CSV"
+aqpd_run import nosuch "$CSV"
 assert_eq 2 "$RUN_EXIT" "an unknown register: exit status"
 assert_contains "$RUN_ERR" "unknown register" "an unknown register: message"
 
