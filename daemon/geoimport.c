@@ -638,7 +638,6 @@ struct ons_row {
     char *name;
     char key[GEOIMPORT_KEY_MAX];
     char *lat, *lon; /* validated decimal text */
-    bool used;       /* claimed by a commissioner */
 };
 
 /* A row of DfE's las.csv that is one local authority (live, or terminated with an LA number). */
@@ -1041,7 +1040,6 @@ static void comm_match(struct crun *r)
             continue;
         }
         c->ons = o;
-        o->used = true;
         note_name(r, m, r->las.label, c->la->name, c);
         if (strcmp(o->code, c->la->code) != 0)
             msg_add(&r->notes, xprintf("code %s (%s) is %s %s, its successor", o->code,
