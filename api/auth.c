@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "daemon/limits.h"
 #include <openssl/rand.h>
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -87,6 +90,47 @@ bool auth_parse_bearer(const char *h, unsigned char hash[32])
             return false;
     auth_key_hash(h, len, hash);
     return true;
+}
+
+#define AUTH_CACHE_SLOTS 4096
+
+struct cache_slot {
+    unsigned char hash[32];
+    unsigned long long expires_s; /* 0: empty */
+    struct auth_principal who;
+};
+
+static struct cache_slot cache[AUTH_CACHE_SLOTS];
+
+static struct cache_slot *slot_for(const unsigned char hash[32])
+{
+    /* The hash is uniformly random: its first bytes are a fine table index. */
+    unsigned idx = ((unsigned)hash[0] << 8 | hash[1]) % AUTH_CACHE_SLOTS;
+    return &cache[idx];
+}
+
+bool auth_cache_get(const unsigned char hash[32], unsigned long long now_s,
+                    struct auth_principal *out)
+{
+    struct cache_slot *s = slot_for(hash);
+    if (s->expires_s <= now_s || CRYPTO_memcmp(s->hash, hash, 32) != 0)
+        return false;
+    *out = s->who;
+    return true;
+}
+
+void auth_cache_put(const unsigned char hash[32], unsigned long long now_s,
+                    const struct auth_principal *p)
+{
+    struct cache_slot *s = slot_for(hash);
+    memcpy(s->hash, hash, 32);
+    s->who = *p;
+    s->expires_s = now_s + LIMIT_AUTH_CACHE_S;
+}
+
+void auth_cache_clear(void)
+{
+    memset(cache, 0, sizeof cache);
 }
 
 void auth_hex(const unsigned char hash[32], char out[65])

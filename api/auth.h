@@ -47,6 +47,18 @@ void auth_key_hash(const char *key, size_t len, unsigned char hash[32]);
  */
 bool auth_parse_bearer(const char *header, unsigned char hash[32]) __attribute__((warn_unused_result));
 
+/*
+ * A small cache of known keys, so an authenticated request does not cost a database round
+ * trip of its own. Only keys found in the database are cached, for LIMIT_AUTH_CACHE_S seconds:
+ * a new key works at once; a revoked key (set revoked_at) stops working within that time.
+ * Entries are compared in constant time over the whole hash. `now_s` is a monotonic clock.
+ */
+bool auth_cache_get(const unsigned char hash[32], unsigned long long now_s,
+                    struct auth_principal *out) __attribute__((warn_unused_result));
+void auth_cache_put(const unsigned char hash[32], unsigned long long now_s,
+                    const struct auth_principal *p);
+void auth_cache_clear(void);
+
 /* Lower-case hex of 32 bytes into out[65]. */
 void auth_hex(const unsigned char hash[32], char out[65]);
 

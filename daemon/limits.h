@@ -36,6 +36,9 @@
  * shows suspended or Inadequate: a minute is prompt for a daily-scale process and costs one
  * indexed statement. */
 #define LIMIT_SWEEP_INTERVAL_S 60
+/* Seconds a known API key stays cached in the daemon: a revoked key stops working within this
+ * time; the cache saves every authenticated request a database round trip. */
+#define LIMIT_AUTH_CACHE_S 30
 /* Items in one page of a list, by default and at most. */
 #define LIMIT_PAGE_DEFAULT 50
 #define LIMIT_PAGE_MAX 100

@@ -13,6 +13,7 @@
 #include "api/auth.h"
 #include "api/body.h"
 #include "api/ratelimit.h"
+#include "daemon/limits.h"
 
 static void test_key_format_and_hash(void **state)
 {
@@ -84,6 +85,36 @@ static void test_roles(void **state)
     assert_string_equal(auth_role_name(0), "anonymous");
 }
 
+static void test_auth_cache(void **state)
+{
+    (void)state;
+    auth_cache_clear();
+    char k1[AUTH_KEY_LEN + 1], k2[AUTH_KEY_LEN + 1];
+    unsigned char h1[32], h2[32];
+    auth_key_new(k1, h1);
+    auth_key_new(k2, h2);
+    struct auth_principal p = {.role = ROLE_COMMISSIONER, .key_id = 7}, got;
+    snprintf(p.commissioner, sizeof p.commissioner, "E08000035");
+    assert_false(auth_cache_get(h1, 100, &got)); /* never seen */
+    auth_cache_put(h1, 100, &p);
+    assert_true(auth_cache_get(h1, 100, &got));
+    assert_int_equal(got.role, ROLE_COMMISSIONER);
+    assert_int_equal(got.key_id, 7);
+    assert_string_equal(got.commissioner, "E08000035");
+    assert_false(auth_cache_get(h2, 100, &got)); /* another key is not this one */
+    /* A hash sharing the slot (same first two bytes) but not the rest must miss. */
+    unsigned char h3[32];
+    memcpy(h3, h1, 32);
+    h3[31] ^= 1;
+    assert_false(auth_cache_get(h3, 100, &got));
+    /* Expiry: valid until LIMIT_AUTH_CACHE_S seconds after it was cached. */
+    assert_true(auth_cache_get(h1, 100 + LIMIT_AUTH_CACHE_S - 1, &got));
+    assert_false(auth_cache_get(h1, 100 + LIMIT_AUTH_CACHE_S, &got));
+    auth_cache_put(h1, 200, &p);
+    auth_cache_clear();
+    assert_false(auth_cache_get(h1, 200, &got));
+}
+
 static void test_ratelimit(void **state)
 {
     (void)state;
@@ -144,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_key_format_and_hash), cmocka_unit_test(test_known_hash),
         cmocka_unit_test(test_bearer_rejects),      cmocka_unit_test(test_roles),
         cmocka_unit_test(test_ratelimit),           cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_auth_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
