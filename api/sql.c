@@ -364,9 +364,10 @@ const struct db_stmt api_stmts[] = {
     /* $1 council $2 service type $3 price $4 unit $5 specification $6 open $7 local
      * requirements $8 actor. Column: whether the offer was created (no row: unknown council or
      * service type). The price history is kept by the offer_price_history trigger; a price
-     * change is also an offer.price audit event (and so appears in the changes feed). */
+     * change is also an offer.price audit event (and so appears in the changes feed). `prev`
+     * must not lock: a row the same statement then updates would be skipped by FOR UPDATE. */
     {"offer_put",
-     "WITH prev AS (SELECT * FROM offer WHERE commissioner_code = $1 AND service_type = $2 FOR UPDATE),"
+     "WITH prev AS (SELECT * FROM offer WHERE commissioner_code = $1 AND service_type = $2),"
      " o AS (INSERT INTO offer (commissioner_code, service_type, price_pence, price_unit,"
      "   specification, open, local_requirements)"
      "  SELECT c.code, st.code, $3::int, $4, $5, $6::boolean, $7::jsonb"
