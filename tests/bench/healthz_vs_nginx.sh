@@ -121,25 +121,45 @@ n_body=$(curl -sS --cacert "$D/tls/cert.pem" --resolve "localhost:$NGINX_PORT:12
 [[ "$a_body" == "$n_body" ]] || { say "bodies differ: aqpd '$a_body' nginx '$n_body'"; exit 1; }
 say "aqpd on :$AQPD_PORT, nginx on :$NGINX_PORT, body $a_body ($(wc -c <"$D/www/healthz") bytes)"
 
-# run_wrk PORT DURATION: prints requests/s; reports errors and non-2xx answers on stderr.
-run_wrk() {
-  local out
-  out=$("${pin_client[@]}" wrk -t1 -c"$CONNS" -d"$2" "https://127.0.0.1:$1/healthz" 2>&1)
-  grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench:   /' >&2 || true
-  awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+# cpu_ticks PID...: user + system CPU ticks consumed so far by these processes.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$t"
 }
 
-say "warm-up"
-run_wrk "$AQPD_PORT" 2s >/dev/null
-run_wrk "$NGINX_PORT" 2s >/dev/null
+# run_wrk PORT DURATION PID...: prints "requests/s cpu_us_per_request" (the servers' own CPU
+# time per answered request, which a busy shared machine disturbs far less than req/s);
+# reports errors and non-2xx answers on stderr.
+run_wrk() {
+  local out port=$1 dur=$2 t0 t1 total
+  shift 2
+  t0=$(cpu_ticks "$@")
+  out=$("${pin_client[@]}" wrk -t1 -c"$CONNS" -d"$dur" "https://127.0.0.1:$port/healthz" 2>&1)
+  t1=$(cpu_ticks "$@")
+  grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench:   /' >&2 || true
+  total=$(awk '/requests in/ { print $1 }' <<<"$out")
+  awk -v r="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" -v t="$((t1 - t0))" -v n="$total" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%s %.2f\n", r, (n > 0) ? t * 1e6 / hz / n : 0 }'
+}
 
-a_runs=() n_runs=()
+nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
+say "warm-up"
+run_wrk "$AQPD_PORT" 2s "$aqpd_pid" >/dev/null
+# shellcheck disable=SC2086
+run_wrk "$NGINX_PORT" 2s $nginx_workers >/dev/null
+
+a_runs=() n_runs=() a_cpu=() n_cpu=()
 for r in $(seq 1 "$ROUNDS"); do
-  a=$(run_wrk "$AQPD_PORT" "$DURATION")
-  n=$(run_wrk "$NGINX_PORT" "$DURATION")
-  a_runs+=("$a")
-  n_runs+=("$n")
-  printf 'round %d: aqpd %10.0f req/s   nginx %10.0f req/s\n' "$r" "$a" "$n"
+  read -r a ac < <(run_wrk "$AQPD_PORT" "$DURATION" "$aqpd_pid")
+  # shellcheck disable=SC2086
+  read -r n nc < <(run_wrk "$NGINX_PORT" "$DURATION" $nginx_workers)
+  a_runs+=("$a") a_cpu+=("$ac")
+  n_runs+=("$n") n_cpu+=("$nc")
+  printf 'round %d: aqpd %10.0f req/s %6.1f us CPU/req   nginx %10.0f req/s %6.1f us CPU/req\n' \
+    "$r" "$a" "$ac" "$n" "$nc"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -147,5 +167,9 @@ am=$(median "${a_runs[@]}")
 nm=$(median "${n_runs[@]}")
 printf 'median: aqpd %.0f req/s, nginx %.0f req/s, ratio aqpd/nginx %.2f\n' "$am" "$nm" \
   "$(awk -v a="$am" -v n="$nm" 'BEGIN { print (n > 0) ? a / n : 0 }')"
+acm=$(median "${a_cpu[@]}")
+ncm=$(median "${n_cpu[@]}")
+printf 'median CPU per request: aqpd %.1f us, nginx %.1f us, ratio nginx/aqpd %.2f (above 1: aqpd does the work with less CPU)\n' \
+  "$acm" "$ncm" "$(awk -v a="$acm" -v n="$ncm" 'BEGIN { print (a > 0) ? n / a : 0 }')"
 printf '(wrk -t1 -c%s -d%s, keep-alive, TLS, loopback, %s core(s)%s)\n' "$CONNS" "$DURATION" \
   "$(nproc)" "${pin_client:+; servers on CPU 0, wrk on CPU 1}"
