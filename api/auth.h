@@ -50,7 +50,8 @@ bool auth_parse_bearer(const char *header, unsigned char hash[32]) __attribute__
 /*
  * A small cache of known keys, so an authenticated request does not cost a database round
  * trip of its own. Only keys found in the database are cached, for LIMIT_AUTH_CACHE_S seconds:
- * a new key works at once; a revoked key (set revoked_at) stops working within that time.
+ * a new key works at once; revoking one (setting revoked_at) is NOTIFYed and the server clears
+ * the cache, and the expiry bounds the rest.
  * Entries are compared in constant time over the whole hash. `now_s` is a monotonic clock.
  */
 bool auth_cache_get(const unsigned char hash[32], unsigned long long now_s,

@@ -36,8 +36,9 @@
  * shows suspended or Inadequate: a minute is prompt for a daily-scale process and costs one
  * indexed statement. */
 #define LIMIT_SWEEP_INTERVAL_S 60
-/* Seconds a known API key stays cached in the daemon: a revoked key stops working within this
- * time; the cache saves every authenticated request a database round trip. */
+/* Seconds a known API key stays cached in the daemon; the cache saves every authenticated
+ * request a database round trip. A change to api_key is NOTIFYed and clears the cache at once;
+ * this bound holds if a notification is lost (a connection down at that moment). */
 #define LIMIT_AUTH_CACHE_S 30
 /* Items in one page of a list, by default and at most. */
 #define LIMIT_PAGE_DEFAULT 50

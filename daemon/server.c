@@ -12,6 +12,7 @@
  */
 #include "daemon/server.h"
 #include "api/api.h"
+#include "api/auth.h"
 #include "daemon/db.h"
 #include "daemon/limits.h"
 #include "daemon/log.h"
@@ -225,10 +226,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     event_add(s->ev_sweep, &tv);
 }
 
-/* A new Ofsted register was imported (NOTIFY from `aqpd import`): sweep now, not in a minute. */
+/* Notifications: an API key changed (clear the key cache), or a new Ofsted register was
+ * imported by `aqpd import` (sweep now, not in a minute). */
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
     struct srv *s = arg;
+    if (strcmp(channel, "aqpd_api_key") == 0) {
+        auth_cache_clear(); /* a key was revoked or changed: look every key up again */
+        return;
+    }
     /* Every pool connection listens, so each import arrives once per connection. */
     static char last[64];
     if (strcmp(channel, "aqpd_ofsted_import") == 0 && !s->stopping &&
@@ -333,6 +339,7 @@ int srv_main(const char *cfg_path)
 
     static const char *const setup_sql[] = {"SET application_name = 'aqpd'",
                                              "SET TimeZone = 'UTC'", "LISTEN aqpd_ofsted_import",
+                                             "LISTEN aqpd_api_key",
                                              NULL};
     s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
                          setup_sql, s.cfg.db_queue_max);

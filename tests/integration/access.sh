@@ -443,11 +443,19 @@ for h in "Bearer" "Bearer " "Bearer abc" "Basic $(printf 'a:b' | base64)" "Token
   https GET "$protected" -H "Authorization: $h"
   expect_problem 401 unauthenticated "Authorization: $h"
 done
-# A revoked key. aqpd caches keys it has seen for LIMIT_AUTH_CACHE_S (daemon/limits.h), so one
-# in use stops working only when its entry expires; this one is revoked before its first use.
+# A revoked key: one that has just been used (so aqpd has it cached) stops working at once,
+# because a change to api_key is NOTIFYed and clears every server's key cache.
 REVOKED=$(new_key provider --organisation "$ORG_A")
-db_query "UPDATE api_key SET revoked_at = now() WHERE key_hash = sha256(convert_to('$REVOKED', 'UTF8'))" >/dev/null
 api GET "$protected" "$REVOKED"
+expect_status 200 "the key works before it is revoked (and is now cached)"
+db_query "UPDATE api_key SET revoked_at = now() WHERE key_hash = sha256(convert_to('$REVOKED', 'UTF8'))" >/dev/null
+revoked_ok=0
+for _ in $(seq 1 20); do # the notification crosses the loop in milliseconds; allow 1 s
+  api GET "$protected" "$REVOKED"
+  [[ "$HTTP_STATUS" == 401 ]] && revoked_ok=1 && break
+  sleep 0.05
+done
+((revoked_ok)) || fail "a revoked key still worked 1 s after revocation (key cache not cleared)"
 expect_problem 401 unauthenticated "a revoked key"
 assert_contains "$(header WWW-Authenticate)" invalid_token "WWW-Authenticate for a revoked key"
 
