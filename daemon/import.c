@@ -608,7 +608,8 @@ static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char
             err = "expected empty or \"Short breaks only\"";
             break;
         }
-        strcpy(v, "t");
+        v[0] = 't'; /* v held a non-empty flag text: room for "t" */
+        v[1] = '\0';
         break;
     }
     if (err) {

@@ -1179,8 +1179,9 @@ int main(void)
     for (size_t i = 0; i < nb; i++)
         tests[nt++] = before[i];
     for (int i = 0; i < n; i++) {
-        char *p = malloc(strlen(CASE_DIR) + strlen(ents[i]->d_name) + 2);
-        sprintf(p, "%s/%s", CASE_DIR, ents[i]->d_name);
+        size_t plen = strlen(CASE_DIR) + strlen(ents[i]->d_name) + 2;
+        char *p = malloc(plen);
+        snprintf(p, plen, "%s/%s", CASE_DIR, ents[i]->d_name);
         free(ents[i]);
         /* Only case files are tests; "data" and "catalogue" files are referenced by them. */
         char *t = read_file(p, NULL);

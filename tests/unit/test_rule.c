@@ -518,8 +518,9 @@ int main(void)
     size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
     struct CMUnitTest *tests = calloc((size_t)n + nfixed, sizeof(*tests));
     for (int i = 0; i < n; i++) {
-        char *path = malloc(strlen(dir) + strlen(names[i]->d_name) + 2);
-        sprintf(path, "%s/%s", dir, names[i]->d_name);
+        size_t plen = strlen(dir) + strlen(names[i]->d_name) + 2;
+        char *path = malloc(plen);
+        snprintf(path, plen, "%s/%s", dir, names[i]->d_name);
         tests[i] = (struct CMUnitTest){.name = strdup(names[i]->d_name),
                                        .test_func = run_rules_file,
                                        .initial_state = path};
