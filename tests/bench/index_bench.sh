@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmark, not a test: the search index (api/index) at 5,600 and 1,000,000 entries generated
+# from the real register and postcode districts (see index_bench.c). Compiles the benchmark with
+# the core library's sources it needs (api/index.c, daemon/util.c, daemon/csv.c) using the
+# project's warning flags at -O2, like the RelWithDebInfo build, so it does not depend on the
+# state of build/; then runs it and prints p50/p99 per query set at both sizes, the ratios,
+# build time, update costs, bytes per entry and peak RSS.
+#
+#   tests/bench/index_bench.sh [ENTRIES [BENCH_REPS [MIX_REPS]]]   (defaults 1000000 5000 300)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+D=$(mktemp -d /tmp/aqpd-index-bench.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+
+${CC:-cc} -std=c11 -O2 -g -DNDEBUG -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT" \
+  -o "$D/index_bench" tests/bench/index_bench.c api/index.c daemon/util.c daemon/csv.c -lm
+
+pin=()
+if command -v taskset >/dev/null && (($(nproc) >= 2)); then
+  pin=(taskset -c 1)
+fi
+"${pin[@]}" "$D/index_bench" "$ROOT" "${1:-1000000}" "${2:-5000}" "${3:-300}"
