@@ -552,7 +552,8 @@ const struct db_stmt api_stmts[] = {
      " 'next_cursor', coalesce((SELECT max(seq)::text FROM shown), $2::text, '0'),"
      " 'has_more', (SELECT count(*) FROM f) > $3::int)"},
 
-    /* $1 organisation. Public: name, active qualifications, councils with active agreements. */
+    /* $1 organisation. Public: name, active qualifications, councils with active agreements, Ofsted
+     * judgements of the settings it claims. */
     {"provider_get",
      "SELECT jsonb_strip_nulls(jsonb_build_object('id', o.id, 'name', o.name, 'kind', o.kind,"
      " 'sector', o.sector, 'website', o.website, 'description', nullif(o.description, ''),"
@@ -563,7 +564,19 @@ const struct db_stmt api_stmts[] = {
      "     'commissioner_name', c.name, 'service_type', a.service_type, 'since', a.started_at)"
      "     ORDER BY c.name, a.service_type)"
      "   FROM agreement a JOIN commissioner c ON c.code = a.commissioner_code"
-     "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb)))"
+     "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb),"
+     /* Ofsted's judgements of the settings it claims (register facts, public; no address). */
+     " 'ofsted', coalesce((SELECT jsonb_agg(jsonb_build_object('urn', s.urn,"
+     "     'provision_type', s.provision_type, 'local_authority', s.local_authority,"
+     "     'registration_status', s.registration_status,"
+     "     'rating', CASE s.overall_rating WHEN 'Outstanding' THEN 'outstanding' WHEN 'Good' THEN 'good'"
+     "       WHEN 'Requires improvement to be good' THEN 'requires_improvement'"
+     "       WHEN 'Inadequate' THEN 'inadequate' END,"
+     "     'supported_accommodation_outcome', s.sa_outcome, 'inspected_on', s.latest_inspection_date)"
+     "     ORDER BY s.urn)"
+     "   FROM ofsted_setting s WHERE s.urn IN ("
+     "     SELECT q.ofsted_urn FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active'"
+     "     UNION SELECT si.ofsted_urn FROM site si WHERE si.organisation_id = o.id)), '[]'::jsonb)))"
      " FROM organisation o WHERE o.id = $1::uuid"
      " AND EXISTS (SELECT 1 FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active')"},
 };
