@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages aqpd needs to build, run and test, when they are missing.
+# Installs the Debian 12 packages aqpd needs to build, run and test, when they are missing
+# (chromium: the browser tests/integration/web.sh drives headless through Playwright).
 # As root: apt-get update + apt-get install (noninteractive). As anyone else: prints the exact
 # `sudo apt-get install ...` line and exits 1 if something is missing. A no-op (one dpkg-query)
 # when everything is present. Extra package names may be given as arguments (the benchmark
@@ -13,6 +14,7 @@ packages=(
   curl openssl ca-certificates
   procps jq util-linux coreutils
   nodejs npm
+  chromium
   "$@"
 )
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (scripts/deps.sh, and Redocly CLI into
-# tests/tools/node_modules with npm ci), builds build/ (normal) and build-asan/ (AddressSanitizer
+# Runs every test: installs what is missing (scripts/deps.sh, and Redocly CLI and playwright-core
+# into tests/tools/node_modules with npm ci), builds build/ (normal) and build-asan/ (AddressSanitizer
 # + UndefinedBehaviorSanitizer), and runs ctest in each: cmocka unit tests and the integration
 # tests against the real aqpd and a private PostgreSQL cluster. Ends with one line
 # "N passed, N failed" (totals over both builds; a build that fails counts as one failure) and
@@ -28,14 +28,14 @@ if ! scripts/deps.sh; then
   exit 1
 fi
 
-# ---- Redocly CLI for tests/integration/openapi_lint.sh ----
+# ---- npm tools: Redocly CLI (openapi_lint) and playwright-core (web, with Debian's chromium) ----
 tools=$ROOT/tests/tools
-if [[ ! -x "$tools/node_modules/.bin/redocly" ||
+if [[ ! -x "$tools/node_modules/.bin/redocly" || ! -f "$tools/node_modules/playwright-core/package.json" ||
   "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]]; then
-  say "installing Redocly CLI into tests/tools/node_modules (npm ci)"
+  say "installing Redocly CLI and playwright-core into tests/tools/node_modules (npm ci)"
   if ! (cd "$tools" && timeout 900 npm ci --no-audit --no-fund --loglevel=error >&2); then
-    # Not fatal here: openapi_lint fails and is counted.
-    say "npm ci failed; the openapi_lint test will fail"
+    # Not fatal here: openapi_lint and web fail and are counted.
+    say "npm ci failed; the openapi_lint and web tests will fail"
   fi
 fi
 

@@ -30,6 +30,11 @@ GET    /healthz                                 200  200   200   200  200  200
 GET    /readyz                                  200  200   200   200  200  200
 GET    /metrics                                 200  200   200   200  200  200
 GET    /openapi.json                            200  200   200   200  200  200
+GET    /                                        200  200   200   200  200  200
+GET    /config.json                             200  200   200   200  200  200
+GET    /assets/{file}                           200  200   200   200  200  200
+GET    /assets/leaflet/{file}                   200  200   200   200  200  200
+GET    /assets/leaflet/images/{file}            200  200   200   200  200  200
 GET    /v1/service-types                        200  200   200   200  200  200
 GET    /v1/criteria                             200  200   200   200  200  200
 POST   /v1/criteria                             401  403   403   403  403  201
@@ -216,6 +221,9 @@ target() {
   "POST /v1/agreements/{id}/terminate")
     REQ_PATH=${p/\{id\}/$AG_TERM} REQ_BODY="{\"reason\": \"terminated with the $role key\", \"end_date\": \"$(date -u -d '+90 days' +%F)\"}" ;;
   "GET /v1/providers/{id}") REQ_PATH=${p/\{id\}/$ORG_A} ;;
+  "GET /assets/{file}") REQ_PATH=/assets/app.js ;;
+  "GET /assets/leaflet/{file}") REQ_PATH=/assets/leaflet/leaflet.js ;;
+  "GET /assets/leaflet/images/{file}") REQ_PATH=/assets/leaflet/images/marker-icon.png ;;
   "POST /v1/qualifications/{id}/reviews")
     REQ_PATH=${p/\{id\}/$QA4} REQ_BODY="{\"outcome\": \"passed\", \"reason\": \"reviewed with the $role key\"}" ;;
   *)
