@@ -87,7 +87,7 @@ for r in "${ROUTES[@]}"; do
 done
 while read -r m p _; do
   [[ -z "$m" || "$m" == '#'* ]] && continue
-  printf '%s\n' "${ROUTES[@]}" | grep -qxF "$m $p" || fail "the table's '$m $p' is not in api/routes.c"
+  grep -qxF "$m $p" <<<"$(printf '%s\n' "${ROUTES[@]}")" || fail "the table's '$m $p' is not in api/routes.c"
 done <<<"$EXPECTED_TABLE"
 
 # ---- keys, organisations and the objects the matrix works on ----
