@@ -627,6 +627,29 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const 
         sb_put(b, tmp, (size_t)k < sizeof tmp ? (size_t)k : sizeof tmp - 1);
 }
 
+/* A decimal integer, without printf (this runs for every number of every answer). */
+static void sb_int(struct sb *b, long long v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sb_put(b, p, (size_t)(e - p));
+}
+
+/* A non-negative number with three decimals (distances: metres). */
+static void sb_fixed3(struct sb *b, double x)
+{
+    long long m = llround(x * 1000.0);
+    sb_int(b, m / 1000);
+    char f[4] = {'.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10), (char)('0' + m % 10)};
+    sb_put(b, f, 4);
+}
+
 /* A JSON string. Input is valid UTF-8 (the database's); control characters are escaped. */
 static void sb_str(struct sb *b, const char *s)
 {
@@ -995,7 +1018,8 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
     sb_puts(b, ",\"tiers\":[");
     for (int t = 1, first = 1; t <= 4; t++)
         if (e->tiers & (1u << (t - 1))) {
-            sb_printf(b, "%s%d", first ? "" : ",", t);
+            char d[2] = {',', (char)('0' + t)};
+            sb_put(b, first ? d + 1 : d, first ? 1 : 2);
             first = 0;
         }
     sb_puts(b, "],\"status\":\"");
@@ -1008,10 +1032,14 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
         sb_puts(b, idx_rating_name(e->rating));
         sb_puts(b, "\"");
     }
-    if (e->age_min >= 0)
-        sb_printf(b, ",\"age_min\":%d", e->age_min);
-    if (e->age_max >= 0)
-        sb_printf(b, ",\"age_max\":%d", e->age_max);
+    if (e->age_min >= 0) {
+        sb_puts(b, ",\"age_min\":");
+        sb_int(b, e->age_min);
+    }
+    if (e->age_max >= 0) {
+        sb_puts(b, ",\"age_max\":");
+        sb_int(b, e->age_max);
+    }
     if (e->vacancies >= 0) {
         char at[32];
         rfc3339(e->vacancies_at, at);
@@ -1019,8 +1047,10 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
         sb_printf(b, ",\"vacancies\":{\"places\":%d,\"updated_at\":\"%s\",\"fresh\":%s}",
                   (int)e->vacancies, at, fresh ? "true" : "false");
     }
-    if (P->q.has_near)
-        sb_printf(b, ",\"distance_km\":%.3f", h->distance_km);
+    if (P->q.has_near) {
+        sb_puts(b, ",\"distance_km\":");
+        sb_fixed3(b, h->distance_km);
+    }
     if (priv && ctx->who.role == ROLE_COMMISSIONER) {
         const struct idx_agreement *a = idx_entry_agreement(e, ctx->who.commissioner);
         if (a) {
@@ -1073,19 +1103,22 @@ static void run_search(struct api_ctx *ctx, enum which w)
     for (size_t i = 0; i < res->n_service_type_facets; i++) {
         sb_puts(&b, i ? "," : "");
         sb_str(&b, res->service_type_facets[i].code);
-        sb_printf(&b, ":%u", res->service_type_facets[i].count);
+        sb_put(&b, ":", 1);
+        sb_int(&b, res->service_type_facets[i].count);
     }
     sb_puts(&b, "},\"region\":{");
     for (size_t i = 0; i < res->n_region_facets; i++) {
         sb_puts(&b, i ? "," : "");
         sb_str(&b, res->region_facets[i].code);
-        sb_printf(&b, ":%u", res->region_facets[i].count);
+        sb_put(&b, ":", 1);
+        sb_int(&b, res->region_facets[i].count);
     }
     sb_puts(&b, "},\"rating\":{");
     for (int r = IDX_RATING_COUNT - 1, first = 1; r >= 0; r--) {
-        sb_printf(&b, "%s\"%s\":%u", first ? "" : ",",
-                  r == IDX_RATING_NONE ? "none" : idx_rating_name((enum idx_rating)r),
-                  res->rating_facets[r]);
+        sb_puts(&b, first ? "\"" : ",\"");
+        sb_puts(&b, r == IDX_RATING_NONE ? "none" : idx_rating_name((enum idx_rating)r));
+        sb_puts(&b, "\":");
+        sb_int(&b, res->rating_facets[r]);
         first = 0;
     }
     sb_puts(&b, "}}");
