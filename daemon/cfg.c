@@ -59,6 +59,7 @@ static const struct key_def keys[] = {
     {"sweep_interval_s", U64(sweep_interval_s, 1, 86400)},
     {"tile_url", K_TILE, offsetof(struct cfg, tile_url), 0, 0},
     {"tile_attribution", K_TEXT, offsetof(struct cfg, tile_attribution), 0, 0},
+    {"vacancy_max_age_s", U64(vacancy_max_age_s, 60, 31536000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -88,6 +89,7 @@ void cfg_defaults(struct cfg *c)
     c->sweep_interval_s = LIMIT_SWEEP_INTERVAL_S;
     c->tile_url = xstrdup("");
     c->tile_attribution = xstrdup("");
+    c->vacancy_max_age_s = LIMIT_VACANCY_MAX_AGE_S;
 }
 
 void cfg_free(struct cfg *c)

@@ -37,6 +37,7 @@ struct cfg {
     uint64_t sweep_interval_s; /* how often qualifications are lapsed / register-checked */
     char *tile_url;         /* map tile URL template for the web page; "" = no tiles */
     char *tile_attribution; /* plain text credit the map shows for those tiles; may be "" */
+    uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */

@@ -63,6 +63,9 @@ POST   /v1/agreements/{id}/reviews              401  403   403   201  403  403
 POST   /v1/agreements/{id}/terminate            401  403   403   200  403  403
 GET    /v1/changes                              401  403   403   200  403  200
 GET    /v1/providers/{id}                       200  200   200   200  200  200
+GET    /v1/directory                            200  200   200   200  200  200
+GET    /v1/search                               401  403   403   200  403  200
+PUT    /v1/sites/{id}/vacancies                 401  200   404   403  403  403
 GET    /v1/qualifications                       401  200   200   200  200  200
 POST   /v1/qualifications/{id}/suspend          401  403   403   403  403  200
 POST   /v1/qualifications/{id}/reinstate        401  403   403   403  403  200
@@ -224,6 +227,7 @@ target() {
   "GET /assets/{file}") REQ_PATH=/assets/app.js ;;
   "GET /assets/leaflet/{file}") REQ_PATH=/assets/leaflet/leaflet.js ;;
   "GET /assets/leaflet/images/{file}") REQ_PATH=/assets/leaflet/images/marker-icon.png ;;
+  "PUT /v1/sites/{id}/vacancies") REQ_PATH=${p/\{id\}/$SITE_A} REQ_BODY='{"places": 1}' ;;
   "POST /v1/qualifications/{id}/reviews")
     REQ_PATH=${p/\{id\}/$QA4} REQ_BODY="{\"outcome\": \"passed\", \"reason\": \"reviewed with the $role key\"}" ;;
   *)
