@@ -499,10 +499,13 @@
       ratingRows.length ? table('Ofsted ratings of its registered settings', ['Ofsted URN', 'Setting', 'Council area', 'Latest rating', 'Inspected'], ratingRows)
         : el('p', {}, 'No Ofsted-registered settings are recorded for this provider.')));
 
-    const mine = state.items.filter((it) => it.provider && it.provider.id === item.provider.id);
-    if (mine.length) {
-      body.append(section('In your search results',
-        el('ul', {}, ...mine.map((it) => el('li', {}, `${serviceName(it.service_type)}: ${whereText(it)} · `, ratingBadge(it.rating))))));
+    // Its sites as the directory shows them (children's homes at district level), else those in
+    // the search results.
+    const sites = Array.isArray(p.sites) && p.sites.length ? p.sites
+      : state.items.filter((it) => it.provider && it.provider.id === item.provider.id);
+    if (sites.length) {
+      body.append(section('Where it works',
+        el('ul', {}, ...sites.map((it) => el('li', {}, `${serviceName(it.service_type)}: ${whereText(it)} · `, ratingBadge(it.rating))))));
     }
   }
 

@@ -307,6 +307,10 @@ async function main() {
   eq(homes.items.filter((h) => h.location && h.location.precision !== 'site').length, approx, 'children\'s homes are drawn as approximate markers');
   await page.click('#results .result-open >> nth=0');
   await page.waitForFunction(() => document.querySelectorAll('#provider-body h3').length >= 3);
+  const homeDetail = await page.textContent('#provider-body');
+  const homeDistrict = homes.items[0].site && homes.items[0].site.district;
+  check(homeDetail.includes('Where it works') && (!homeDistrict || homeDetail.includes(`${homeDistrict} postcode district`)),
+    'the home\'s provider details show where it works at district level', homeDetail.slice(0, 400));
   const secrets = env('WEB_SECRETS').split('|');
   const dom = await page.evaluate(() => document.documentElement.outerHTML + '\n' +
     [...document.querySelectorAll('input')].map((i) => i.value).join('\n') + '\n' + document.body.innerText);

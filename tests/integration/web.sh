@@ -193,7 +193,7 @@ printf '%s' "$HTTP_BODY" >"$T/homes.json"
 for secret in "$H_ADDRESS" "$H_POSTCODE" "$H_NAME" "Confidential"; do
   assert_not_contains "$HTTP_BODY" "$secret" "the directory's answer for children's homes"
 done
-api GET '/v1/directory?near=ZZ99&radius_km=50'
+api GET '/v1/directory?near=ZZ99&radius_km=50' -
 [[ "$HTTP_STATUS" == 4* ]] || fail "an unknown postcode: expected a 4xx problem, got $HTTP_STATUS"
 printf '%s' "$HTTP_BODY" >"$T/unknown.json"
 api GET /v1/publications/latest -
