@@ -25,17 +25,24 @@
 #error "AQPD_WEB_DIR must name the web/ directory"
 #endif
 
-/* Embeds web/FILE as the bytes sym[0 .. sym_end), followed by a NUL that is not counted. */
+/*
+ * Embeds web/FILE as the bytes sym[0 .. sym_len), followed by a NUL that is not counted. The
+ * assembler computes the length, so C never subtracts pointers to two different objects.
+ */
 #define WEB_INCBIN(sym, file)                                                                  \
     __asm__(".section .rodata\n"                                                               \
             ".balign 16\n"                                                                     \
             ".global " #sym "\n"                                                               \
             ".type " #sym ", @object\n" #sym ":\n"                                             \
-            ".incbin \"" AQPD_WEB_DIR "/" file "\"\n"                                          \
-            ".global " #sym "_end\n" #sym "_end:\n"                                            \
+            ".incbin \"" AQPD_WEB_DIR "/" file "\"\n" #sym "_end:\n"                             \
             ".byte 0\n"                                                                        \
+            ".balign 8\n"                                                                      \
+            ".global " #sym "_len\n"                                                           \
+            ".type " #sym "_len, @object\n" #sym "_len:\n"                                     \
+            ".quad " #sym "_end - " #sym "\n"                                                   \
             ".previous\n");                                                                    \
-    extern const char sym[], sym##_end[]
+    extern const char sym[];                                                                   \
+    extern const size_t sym##_len
 
 WEB_INCBIN(web_index_html, "index.html");
 WEB_INCBIN(web_app_js, "app.js");
@@ -69,7 +76,7 @@ WEB_INCBIN(web_leaflet_shadow, "vendor/leaflet/images/marker-shadow.png");
 /* The page's policy; %s is the tile server's origin (or nothing). */
 #define CSP_PAGE                                                                               \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'%s%s; "          \
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 /* Every other answer of this module is data, never a document to run. */
 #define CSP_DATA "default-src 'none'; frame-ancestors 'none'"
 
@@ -78,28 +85,28 @@ struct web_asset {
     const char *type;  /* Content-Type */
     const char *cache; /* Cache-Control */
     const char *data;  /* embedded bytes */
-    const char *end;
+    const size_t *len; /* their length */
     char etag[35];     /* "\"" + 32 hex digits + "\"", computed on first use */
 };
 
 static struct web_asset assets[] = {
-    {"/", CT_HTML, CACHE_REVALIDATE, web_index_html, web_index_html_end, ""},
-    {"/assets/app.js", CT_JS, CACHE_REVALIDATE, web_app_js, web_app_js_end, ""},
-    {"/assets/app.css", CT_CSS, CACHE_REVALIDATE, web_app_css, web_app_css_end, ""},
-    {"/assets/england-las.geojson", CT_GEOJSON, CACHE_DAY, web_england_las, web_england_las_end, ""},
-    {"/assets/leaflet/leaflet.js", CT_JS, CACHE_DAY, web_leaflet_js, web_leaflet_js_end, ""},
-    {"/assets/leaflet/leaflet.css", CT_CSS, CACHE_DAY, web_leaflet_css, web_leaflet_css_end, ""},
-    {"/assets/leaflet/LICENSE", CT_TEXT, CACHE_DAY, web_leaflet_license, web_leaflet_license_end, ""},
+    {"/", CT_HTML, CACHE_REVALIDATE, web_index_html, &web_index_html_len, ""},
+    {"/assets/app.js", CT_JS, CACHE_REVALIDATE, web_app_js, &web_app_js_len, ""},
+    {"/assets/app.css", CT_CSS, CACHE_REVALIDATE, web_app_css, &web_app_css_len, ""},
+    {"/assets/england-las.geojson", CT_GEOJSON, CACHE_DAY, web_england_las, &web_england_las_len, ""},
+    {"/assets/leaflet/leaflet.js", CT_JS, CACHE_DAY, web_leaflet_js, &web_leaflet_js_len, ""},
+    {"/assets/leaflet/leaflet.css", CT_CSS, CACHE_DAY, web_leaflet_css, &web_leaflet_css_len, ""},
+    {"/assets/leaflet/LICENSE", CT_TEXT, CACHE_DAY, web_leaflet_license, &web_leaflet_license_len, ""},
     {"/assets/leaflet/images/layers.png", CT_PNG, CACHE_DAY, web_leaflet_layers,
-     web_leaflet_layers_end, ""},
+     &web_leaflet_layers_len, ""},
     {"/assets/leaflet/images/layers-2x.png", CT_PNG, CACHE_DAY, web_leaflet_layers_2x,
-     web_leaflet_layers_2x_end, ""},
+     &web_leaflet_layers_2x_len, ""},
     {"/assets/leaflet/images/marker-icon.png", CT_PNG, CACHE_DAY, web_leaflet_marker,
-     web_leaflet_marker_end, ""},
+     &web_leaflet_marker_len, ""},
     {"/assets/leaflet/images/marker-icon-2x.png", CT_PNG, CACHE_DAY, web_leaflet_marker_2x,
-     web_leaflet_marker_2x_end, ""},
+     &web_leaflet_marker_2x_len, ""},
     {"/assets/leaflet/images/marker-shadow.png", CT_PNG, CACHE_DAY, web_leaflet_shadow,
-     web_leaflet_shadow_end, ""},
+     &web_leaflet_shadow_len, ""},
 };
 #define NASSETS (sizeof assets / sizeof assets[0])
 
@@ -110,7 +117,7 @@ static const char *asset_etag(struct web_asset *a)
         return a->etag;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(a->data, (size_t)(a->end - a->data), md, &mdlen, EVP_sha256(), NULL) ||
+    if (!EVP_Digest(a->data, *a->len, md, &mdlen, EVP_sha256(), NULL) ||
         mdlen < 16)
         abort(); /* SHA-256 of memory cannot fail short of a broken library */
     a->etag[0] = '"';
@@ -195,7 +202,7 @@ static void serve(struct api_ctx *ctx, struct web_asset *a)
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_reference(b, a->data, (size_t)(a->end - a->data), NULL, NULL);
+    evbuffer_add_reference(b, a->data, *a->len, NULL, NULL);
     api_reply(ctx, 200, b, a->type);
 }
 

@@ -22,7 +22,8 @@ failed=0
 
 say() { echo "test.sh: $*" >&2; }
 
-if ! scripts/deps.sh; then
+# chromium: the browser tests/integration/web.sh drives (headless, through playwright-core).
+if ! scripts/deps.sh chromium; then
   say "missing system packages (see above)"
   echo "0 passed, 1 failed"
   exit 1

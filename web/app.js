@@ -15,7 +15,11 @@
 'use strict';
 
 (function () {
-  const PAGE_SIZE = 20;
+  // Results per page: 20, or the page's own ?limit= (1 to 100, the API's maximum).
+  const PAGE_SIZE = (() => {
+    const n = Number(new URLSearchParams(window.location.search).get('limit'));
+    return Number.isInteger(n) && n >= 1 && n <= 100 ? n : 20;
+  })();
   const RATING_LABEL = {
     outstanding: 'Outstanding',
     good: 'Good',
@@ -317,7 +321,7 @@
     const p = formParams();
     const url = new URL(window.location.href);
     url.search = p.toString();
-    url.searchParams.delete('limit');
+    if (PAGE_SIZE === 20) url.searchParams.delete('limit');
     window.history.replaceState(null, '', url.pathname + url.search);
     $('results').setAttribute('aria-busy', 'true');
     $('result-count').textContent = 'Searching…';

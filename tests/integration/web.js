@@ -228,6 +228,13 @@ async function main() {
   const url = new URL(page.url());
   eq(['independent-fostering', 'LS6', '50'], [url.searchParams.get('service_type'), url.searchParams.get('near'), url.searchParams.get('radius_km')],
     'the search is in the address bar (can be bookmarked)');
+  const badges = await page.$$eval('#results .rating', (b) => b.map((x) => ({
+    text: x.textContent, fg: getComputedStyle(x).color, bg: getComputedStyle(x).backgroundColor })));
+  check(badges.length === names.length, 'each result shows its Ofsted rating');
+  for (const b of badges) {
+    const ratio = contrast(parseColour(b.fg), parseColour(b.bg));
+    check(ratio >= 4.5, `contrast of the "${b.text}" badge: ${ratio.toFixed(2)}:1 is at least 4.5:1`);
+  }
   await page.screenshot({ path: path.join(SHOTS, 'web-search.png') });
   ok(`screenshot ${path.join(SHOTS, 'web-search.png')}`);
 
@@ -290,6 +297,36 @@ async function main() {
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.getElementById('provider').open);
   check(await page.evaluate(() => document.activeElement.classList.contains('aqp-marker')), 'focus returns to the marker');
+
+  // ---- rating and vacancies filters ----
+  const filtered = readJSON('WEB_FILTERED');
+  await page.selectOption('#min-rating', 'outstanding');
+  await page.check('#has-vacancies');
+  await page.click('#search-button');
+  await page.waitForFunction((n) => document.querySelectorAll('#results .result').length === n &&
+    !document.getElementById('results').hasAttribute('aria-busy'), filtered.items.length);
+  eq(filtered.items.map((it, i) => `${i + 1}. ${it.provider.name}`), await page.$$eval('#results .result-open', (b) => b.map((x) => x.textContent)),
+    'Outstanding with places free: the list is the API\'s answer');
+  const vac = await page.textContent('#results .vacancies');
+  check(vac.startsWith(`${filtered.items[0].vacancies.places} places free`), 'the places free are shown', vac);
+  const fcount = await page.textContent('#result-count');
+  check(fcount.includes('rated outstanding') && fcount.includes('with places free'), 'the count says which filters applied', fcount);
+  await page.selectOption('#min-rating', '');
+  await page.uncheck('#has-vacancies');
+
+  // ---- a page at a time: ?limit=1 from the address, Show more, focus on the new result ----
+  await page.goto(BASE + '/?service_type=independent-fostering&near=LS6&radius_km=50&sort=distance&limit=1');
+  await page.waitForSelector('html[data-ready="true"]');
+  await page.waitForFunction(() => document.querySelectorAll('#results .result').length === 1);
+  check(await page.isVisible('#more'), 'a search from the address bar runs; Show more is offered');
+  check((await page.textContent('#result-count')).startsWith(`Showing 1 of ${api.total}`), 'the count says how many are shown');
+  await page.click('#more');
+  await page.waitForFunction(() => document.querySelectorAll('#results .result').length === 2);
+  eq(names.slice(0, 2), await page.$$eval('#results .result-open', (b) => b.map((x) => x.textContent)),
+    'the next page follows in the API\'s order');
+  eq(names[1], await page.evaluate(() => document.activeElement.textContent), 'focus moves to the first new result');
+  eq(2, await page.$$eval('.leaflet-marker-pane .aqp-marker', (m) => m.length), 'its marker is added');
+  if (api.total === 2) check(await page.isHidden('#more'), 'no Show more after the last page');
 
   // ---- a children's home: district level only ----
   const homes = readJSON('WEB_HOMES');

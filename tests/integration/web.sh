@@ -47,7 +47,7 @@ wait_for_ready() {
 wait_for_ready
 
 # ---- HTTP: the page and its assets ----
-CSP_NO_TILES="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+CSP_NO_TILES="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 https GET /
 expect_status 200 "GET /"
 expect_ctype "text/html; charset=utf-8" "GET /"
@@ -136,7 +136,7 @@ provider() {
 # Real agencies and a real home on Ofsted's register (URN, postcode, council, rating).
 provider "SWIIS Foster Care Limited" independent-fostering independent-fostering SC358729 \
   '{"name": "SWIIS Leeds office", "ofsted_urn": "SC358729", "address": "Armley Road, Leeds", "postcode": "LS12 6AJ", "address_private": false, "la_code": "E08000035"}'
-F1_ORG=$P_ORG F1_KEY=$P_KEY F1_QUAL=$P_QUAL
+F1_ORG=$P_ORG F1_KEY=$P_KEY F1_QUAL=$P_QUAL F1_SITE=$P_SITE
 provider "Compass Fostering North Limited" independent-fostering independent-fostering SC405567 \
   '{"name": "Compass Bradford office", "ofsted_urn": "SC405567", "address": "Sticker Lane, Bradford", "postcode": "BD5 8HH", "address_private": false, "la_code": "E08000032"}'
 F2_ORG=$P_ORG
@@ -162,6 +162,9 @@ for c in "$LEEDS $K_LEEDS" "$BRADFORD $K_BRADFORD"; do
   api POST "/v1/local-applications/$(jqb .id)/decision" "$key" '{"decision": "accept"}'
   expect_status 200 "$code accepts"
 done
+# The first agency has places free now (the second says nothing: unknown).
+api PUT "/v1/sites/$F1_SITE/vacancies" "$F1_KEY" '{"places": 2}'
+expect_status 200 "the first agency's vacancies"
 api GET "/v1/providers/$F1_ORG" -
 expect_status 200 "the first agency's public page"
 assert_eq "Bradford,Leeds SC358729:outstanding" \
@@ -187,6 +190,11 @@ wait_directory "/v1/directory?$SEARCH" '.total >= 2' "fostering within 50 km of 
 printf '%s' "$HTTP_BODY" >"$T/fostering.json"
 assert_eq "$(jq -r '[.items[].provider.name] | sort | join("|")' "$T/fostering.json")" \
   "Compass Fostering North Limited|SWIIS Foster Care Limited" "fostering within 50 km of LS6 (the London agency is not)"
+wait_directory "/v1/directory?$SEARCH&min_rating=outstanding&has_vacancies=true" '.total == 1' \
+  "outstanding fostering with places free within 50 km of LS6"
+printf '%s' "$HTTP_BODY" >"$T/filtered.json"
+assert_eq "SWIIS Foster Care Limited 2" "$(jqb '.items[0] | "\(.provider.name) \(.vacancies.places)"')" \
+  "outstanding fostering with places free"
 wait_directory "/v1/directory?service_type=childrens-home&near=LS6&radius_km=50&sort=distance&limit=20" '.total >= 1' \
   "children's homes within 50 km of LS6"
 printf '%s' "$HTTP_BODY" >"$T/homes.json"
@@ -206,7 +214,7 @@ SHOTS=$AQPD_TEST_STATE/screenshots
 rm -f "$SHOTS"/web-*.png
 browser() { # MODE: runs web.js; its stdout is the log of what it checked
   WEB_BASE="https://127.0.0.1:$AQPD_PORT" WEB_MODE=$1 WEB_CHROMIUM=$CHROMIUM WEB_PLAYWRIGHT=$PLAYWRIGHT \
-    WEB_FOSTERING="$T/fostering.json" WEB_HOMES="$T/homes.json" WEB_UNKNOWN="$T/unknown.json" \
+    WEB_FOSTERING="$T/fostering.json" WEB_FILTERED="$T/filtered.json" WEB_HOMES="$T/homes.json" WEB_UNKNOWN="$T/unknown.json" \
     WEB_PUBLICATION_STATUS=$PUBLICATION_STATUS WEB_PUBLICATION="$T/publication.json" \
     WEB_SECRETS="$H_ADDRESS|$H_POSTCODE|${H_POSTCODE// /}|$H_NAME|Confidential Close" \
     WEB_SHOTS=$SHOTS WEB_PROVIDER_URN=SC358729 \

@@ -52,7 +52,7 @@ static void test_csp(void **state)
     web_csp("", csp, sizeof csp);
     assert_string_equal(csp, "default-src 'none'; script-src 'self'; style-src 'self'; "
                              "img-src 'self'; connect-src 'self'; base-uri 'none'; "
-                             "form-action 'none'; frame-ancestors 'none'");
+                             "form-action 'self'; frame-ancestors 'none'");
     web_csp(NULL, csp, sizeof csp);
     assert_non_null(strstr(csp, "img-src 'self'; "));
     web_csp("https://{s}.tile.example.org/{z}/{x}/{y}.png", csp, sizeof csp);
