@@ -220,6 +220,8 @@ static bool upsert_row(struct idx *ix, const PGresult *r, int i)
 {
     struct idx_entry e;
     memset(&e, 0, sizeof e);
+    if (PQgetisnull(r, i, C_LAT) || PQgetisnull(r, i, C_PLAT)) /* never placed at 0,0 */
+        return false;
     e.key = val(r, i, C_KEY);
     e.site_id = val(r, i, C_SITE);
     e.organisation_id = val(r, i, C_ORG);

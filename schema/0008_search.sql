@@ -47,7 +47,9 @@ CREATE FUNCTION rating_code(r text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The entries of the given sites, in site id then service type order. A site without any
--- point (no coordinates, no known postcode district, no LA) has no entry: it cannot be placed.
+-- point (no coordinates, no known postcode district, no LA) has no entry: it cannot be placed;
+-- nor has a private site (a children's home) known only by its own coordinates, since it has
+-- no point it may be shown at.
 -- The server calls it for pages of sites in id order (a full load) and for the sites of
 -- organisations that changed.
 --
@@ -140,7 +142,7 @@ LANGUAGE sql STABLE AS $$
     JOIN qualification q ON q.organisation_id = d.organisation_id
          AND (cardinality(d.service_types) = 0 OR q.service_type = ANY (d.service_types))
     JOIN service_type st ON st.code = q.service_type
-    WHERE d.p_lat IS NOT NULL
+    WHERE d.p_lat IS NOT NULL AND d.u_lat IS NOT NULL -- a private site needs a district or LA
     ORDER BY d.id, q.service_type
 $$;
 

@@ -49,7 +49,7 @@ FROM g_site g JOIN ofsted_setting os ON os.urn = g.ofsted_urn;
 
 CREATE TEMP TABLE g_org ON COMMIT DROP AS
 SELECT org_no, gen_random_uuid() AS id, min(org_name) || ' ' || org_no AS name,
-       min(org_sector) AS sector, array_agg(DISTINCT service_types[1]) AS types
+       mode() WITHIN GROUP (ORDER BY org_sector) AS sector, array_agg(DISTINCT service_types[1]) AS types
 FROM g_site GROUP BY org_no;
 
 INSERT INTO organisation (id, name, kind, sector, description)
