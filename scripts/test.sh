@@ -28,14 +28,14 @@ if ! scripts/deps.sh; then
   exit 1
 fi
 
-# ---- Redocly CLI for tests/integration/openapi_lint.sh ----
+# ---- Redocly CLI (openapi_lint) and Ajv (hsds_validate) ----
 tools=$ROOT/tests/tools
-if [[ ! -x "$tools/node_modules/.bin/redocly" ||
+if [[ ! -x "$tools/node_modules/.bin/redocly" || ! -f "$tools/node_modules/ajv-formats/package.json" ||
   "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]]; then
-  say "installing Redocly CLI into tests/tools/node_modules (npm ci)"
+  say "installing Redocly CLI and Ajv into tests/tools/node_modules (npm ci)"
   if ! (cd "$tools" && timeout 900 npm ci --no-audit --no-fund --loglevel=error >&2); then
-    # Not fatal here: openapi_lint fails and is counted.
-    say "npm ci failed; the openapi_lint test will fail"
+    # Not fatal here: openapi_lint and hsds_validate fail and are counted.
+    say "npm ci failed; the openapi_lint and hsds_validate tests will fail"
   fi
 fi
 
