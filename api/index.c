@@ -1232,7 +1232,9 @@ static bool entry_valid(const struct idx_entry *e)
         !str_ok(e->site_name, IDX_MAX_NAME, false) ||
         !str_ok(e->service_type, IDX_MAX_ID, true) || !str_ok(e->sector, IDX_MAX_ID, false) ||
         !str_ok(e->region, IDX_MAX_ID, false) || !str_ok(e->la, IDX_MAX_ID, false) ||
-        !str_ok(e->description, IDX_MAX_DESCRIPTION, false))
+        !str_ok(e->description, IDX_MAX_DESCRIPTION, false) ||
+        !str_ok(e->display_public, IDX_MAX_DISPLAY, false) ||
+        !str_ok(e->display_private, IDX_MAX_DISPLAY, false))
         return false;
     if (e->tiers & ~0xFu || (unsigned)e->status >= IDX_STATUS_COUNT ||
         (unsigned)e->rating >= IDX_RATING_COUNT)
@@ -1294,7 +1296,8 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     size_t name_cf = strnlen(e->organisation_name, IDX_SORT_NAME_BYTES);
     size_t size = sizeof(struct rec) + nag * (sizeof(struct idx_agreement) + sizeof(struct rec_ag)) +
                   slen(e->key) + slen(e->site_id) + slen(e->organisation_id) +
-                  slen(e->organisation_name) + slen(e->site_name) + slen(e->description) + name_cf + 1;
+                  slen(e->organisation_name) + slen(e->site_name) + slen(e->description) +
+                  slen(e->display_public) + slen(e->display_private) + name_cf + 1;
     struct rec *r = xmalloc(size);
     memset(r, 0, sizeof *r);
     r->size = (uint32_t)size;
@@ -1308,6 +1311,8 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     r->e.organisation_name = put_str(&p, e->organisation_name);
     r->e.site_name = put_str(&p, e->site_name);
     r->e.description = put_str(&p, e->description);
+    r->e.display_public = put_str(&p, e->display_public);
+    r->e.display_private = put_str(&p, e->display_private);
     r->name_cf = p;
     for (size_t i = 0; i < name_cf; i++) {
         char c = e->organisation_name[i];

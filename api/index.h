@@ -80,6 +80,7 @@
 #define IDX_MAX_AGE 254            /* ages are years, 0..254 */
 #define IDX_MAX_RADIUS_KM 20016.0  /* half the Earth's circumference: every point is within it */
 #define IDX_CURSOR_MAX 1024        /* bytes in a cursor, with its NUL */
+#define IDX_MAX_DISPLAY 65536      /* bytes in a display text */
 
 #define IDX_EARTH_RADIUS_KM 6371.0088
 #define IDX_DISTANCE_EPS_KM 1e-6
@@ -147,6 +148,10 @@ struct idx_entry {
     const char *description;       /* may be NULL */
     const struct idx_agreement *agreements; /* at most one per commissioner */
     size_t n_agreements;
+    /* Opaque text the index stores and returns but never reads: what the API shows of the
+       entry in each view (api/search.c keeps JSON members there). May be NULL or "". */
+    const char *display_public;
+    const char *display_private;
 };
 
 struct idx;

@@ -3,6 +3,7 @@
  * now), Prometheus metrics (/metrics) and the OpenAPI document (/openapi.json).
  */
 #include "api/api.h"
+#include "api/search.h"
 #include "daemon/metrics.h"
 #include "daemon/server.h"
 
@@ -26,6 +27,12 @@ static void readyz_done(struct api_ctx *ctx, enum db_status st, PGresult *const 
         api_problem_db(ctx, st == DB_FAILED ? DB_UNAVAILABLE : st);
         return;
     }
+    if (!search_ready()) { /* a load balancer must not send searches here yet */
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+        api_problem(ctx, 503, "search_loading",
+                    "the database answers, but the search index is still loading");
+        return;
+    }
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "{\"status\":\"ready\"}");
     api_reply_json(ctx, 200, b);
@@ -46,6 +53,7 @@ void ops_metrics(struct api_ctx *ctx)
     struct metrics_gauges g = {&st, s->conns_open, s->inflight};
     struct evbuffer *b = evbuffer_new();
     metrics_render(b, &g);
+    search_metrics(b);
     api_reply(ctx, 200, b, "text/plain; version=0.0.4; charset=utf-8");
 }
 

@@ -4,6 +4,7 @@
  * and the role of every route by the access tests.
  */
 #include "api/api.h"
+#include "api/search.h"
 
 const struct api_route api_routes[] = {
     {"GET", "/healthz", 0, ops_healthz},
@@ -42,6 +43,10 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/agreements/{id}/terminate", ROLE_COMMISSIONER, agreement_terminate},
     {"GET", "/v1/changes", ROLE_COMMISSIONER | ROLE_BOARD, changes_list},
     {"GET", "/v1/providers/{id}", 0, provider_get},
+
+    {"GET", "/v1/directory", 0, search_directory},
+    {"GET", "/v1/search", ROLE_COMMISSIONER | ROLE_BOARD, search_framework},
+    {"PUT", "/v1/sites/{id}/vacancies", ROLE_PROVIDER, site_vacancies_put},
 
     {"GET", "/v1/qualifications", ROLES_ANY, qual_list},
     {"POST", "/v1/qualifications/{id}/suspend", ROLE_BOARD, qual_suspend},

@@ -552,6 +552,38 @@ const struct db_stmt api_stmts[] = {
      " 'next_cursor', coalesce((SELECT max(seq)::text FROM shown), $2::text, '0'),"
      " 'has_more', (SELECT count(*) FROM f) > $3::int)"},
 
+    /* ---- search (api/search.c): the index loader and the vacancy update ---- */
+
+    /* $1 the last site id loaded $2 sites per page */
+    {"search_page",
+     "SELECT * FROM index_entries(ARRAY(SELECT id FROM site WHERE id > $1::uuid"
+     " ORDER BY id LIMIT $2::int))"},
+    /* the page's last site id; NULL when there are no more sites */
+    {"search_page_last",
+     "SELECT (SELECT id::text FROM (SELECT id FROM site WHERE id > $1::uuid"
+     " ORDER BY id LIMIT $2::int) s ORDER BY id DESC LIMIT 1)"},
+    /* $1 organisation ids (uuid[] text) */
+    {"search_orgs",
+     "SELECT * FROM index_entries(ARRAY(SELECT id FROM site"
+     " WHERE organisation_id = ANY ($1::uuid[])))"},
+    {"search_ref_districts", "SELECT outcode, lat, lon FROM postcode_district"},
+    {"search_ref_councils", "SELECT code, name, region_code, lat, lon FROM commissioner"},
+    {"search_ref_regions", "SELECT code, name, NULL, 0, 0 FROM region"},
+    {"search_ref_service_types", "SELECT code FROM service_type"},
+    {"search_ref_offers", "SELECT * FROM index_offers()"},
+
+    /* $1 site $2 the caller's organisation $3 places $4 actor */
+    {"site_vacancies",
+     "WITH cur AS (SELECT * FROM site WHERE id = $1::uuid AND organisation_id = $2::uuid"
+     "  FOR UPDATE),"
+     " u AS (UPDATE site s SET vacancies = $3::int, vacancies_at = now(), updated_at = now()"
+     "  FROM cur WHERE s.id = cur.id RETURNING s.*),"
+     " a AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $4, 'site.vacancies', 'site', u.id::text,"
+     "         jsonb_build_object('before', cur.vacancies, 'after', u.vacancies)"
+     "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
+     "SELECT api_site(u) FROM u"},
+
     /* $1 organisation. Public: name, active qualifications, councils with active agreements. */
     {"provider_get",
      "SELECT jsonb_strip_nulls(jsonb_build_object('id', o.id, 'name', o.name, 'kind', o.kind,"
@@ -563,7 +595,14 @@ const struct db_stmt api_stmts[] = {
      "     'commissioner_name', c.name, 'service_type', a.service_type, 'since', a.started_at)"
      "     ORDER BY c.name, a.service_type)"
      "   FROM agreement a JOIN commissioner c ON c.code = a.commissioner_code"
-     "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb)))"
+     "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb),"
+     /* the public view of its sites, exactly as /v1/directory shows them (schema/0008) */
+     " 'sites', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
+     "     'service_type', e.service_type, 'rating', e.rating,"
+     "     'site', e.display_public::jsonb -> 'site', 'location', e.display_public::jsonb -> 'location'))"
+     "     ORDER BY e.key)"
+     "   FROM index_entries(ARRAY(SELECT id FROM site WHERE organisation_id = o.id)) e"
+     "   WHERE e.status = 'active'), '[]'::jsonb)))"
      " FROM organisation o WHERE o.id = $1::uuid"
      " AND EXISTS (SELECT 1 FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active')"},
 

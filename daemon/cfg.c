@@ -51,6 +51,7 @@ static const struct key_def keys[] = {
     {"db_queue_max", U64(db_queue_max, 1, 1000000)},
     {"signup_per_hour", U64(signup_per_hour, 1, 1000000)},
     {"sweep_interval_s", U64(sweep_interval_s, 1, 86400)},
+    {"vacancy_max_age_s", U64(vacancy_max_age_s, 60, 31536000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -78,6 +79,7 @@ void cfg_defaults(struct cfg *c)
     c->db_queue_max = LIMIT_DB_QUEUE;
     c->signup_per_hour = LIMIT_SIGNUP_PER_HOUR;
     c->sweep_interval_s = LIMIT_SWEEP_INTERVAL_S;
+    c->vacancy_max_age_s = LIMIT_VACANCY_MAX_AGE_S;
 }
 
 void cfg_free(struct cfg *c)

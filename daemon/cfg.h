@@ -36,6 +36,7 @@ struct cfg {
     uint64_t db_queue_max;
     uint64_t signup_per_hour; /* public sign-ups admitted per client address per hour */
     uint64_t sweep_interval_s; /* how often qualifications are lapsed / register-checked */
+    uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */

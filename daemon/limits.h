@@ -36,6 +36,9 @@
  * shows suspended or Inadequate: a minute is prompt for a daily-scale process and costs one
  * indexed statement. */
 #define LIMIT_SWEEP_INTERVAL_S 60
+/* Seconds after which a vacancy figure counts as unknown in search: a provider is asked to
+ * update weekly, so an older figure is more likely wrong than right. */
+#define LIMIT_VACANCY_MAX_AGE_S 604800
 /* Seconds a known API key stays cached in the daemon; the cache saves every authenticated
  * request a database round trip. A change to api_key is NOTIFYed and clears the cache at once;
  * this bound holds if a notification is lost (a connection down at that moment). */

@@ -13,6 +13,7 @@
 #include "daemon/server.h"
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/search.h"
 #include "daemon/db.h"
 #include "daemon/limits.h"
 #include "daemon/log.h"
@@ -222,6 +223,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     cfg_free(&s->cfg);
     s->cfg = next;
     apply_limits(s);
+    search_set_vacancy_max_age(s->cfg.vacancy_max_age_s);
     log_kv(LOG_INFO, "reloaded configuration and certificate", "tls_cert", s->cfg.tls_cert,
            (char *)NULL);
 }
@@ -252,6 +254,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
     struct srv *s = arg;
+    search_notify(channel, payload);
     if (strcmp(channel, "aqpd_api_key") == 0) {
         auth_cache_clear(); /* a key was revoked or changed: look every key up again */
         return;
@@ -370,7 +373,8 @@ int srv_main(const char *cfg_path)
 
     static const char *const setup_sql[] = {"SET application_name = 'aqpd'",
                                              "SET TimeZone = 'UTC'", "LISTEN aqpd_ofsted_import",
-                                             "LISTEN aqpd_api_key",
+                                             "LISTEN aqpd_api_key", "LISTEN aqpd_index",
+                                             "LISTEN aqpd_reference_import",
                                              NULL};
     s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
                          setup_sql, s.cfg.db_queue_max);
@@ -384,6 +388,7 @@ int srv_main(const char *cfg_path)
 
     s.ev_sweep = evtimer_new(s.base, on_sweep, &s);
     db_pool_set_notify(s.pool, on_notify, &s);
+    search_start(s.base, s.pool, s.cfg.vacancy_max_age_s);
     struct timeval first = {1, 0}; /* soon after start: the pool connects meanwhile */
     event_add(s.ev_sweep, &first);
 
@@ -404,6 +409,7 @@ out:
         event_free(s.ev_int);
         event_free(s.ev_hup);
     }
+    search_stop();
     /* The pool first: failing its jobs answers their requests while evhttp still exists. */
     db_pool_free(s.pool);
     evhttp_free(s.http); /* closes the remaining (idle) connections */

@@ -12,6 +12,7 @@
 #                      tls/ (certificate)
 #   AQPD_LISTEN        host:port to listen on (default 127.0.0.1:8443)
 #   AQPD_DATABASE_URL  use this database instead of the private cluster
+#   AQPD_DEMO_DIRECTORY  0: do not load the demonstration directory into the private cluster
 #   AQPD_TLS_CERT, AQPD_TLS_KEY   use this certificate instead of the self-signed one
 #   AQPD_SIGNING_KEY   the board's Ed25519 key for publications (default: a development key
 #                      made in the state directory, board-key.pem)
@@ -38,7 +39,9 @@ if ! cmake -S . -B build >/dev/null || ! cmake --build build -j"$(nproc 2>/dev/n
 fi
 AQPD=$ROOT/build/aqpd
 
+private_db=0
 if [[ -z "${AQPD_DATABASE_URL:-}" ]]; then
+  private_db=1
   say "starting the private PostgreSQL cluster in $STATE/pg"
   bash tests/lib/cluster.sh start "$STATE/pg"
   # shellcheck disable=SC1091
@@ -90,6 +93,18 @@ load_register ofsted data/ofsted/Provider_level_at_31_Mar_2025.csv
 load_register commissioners
 load_register postcodes
 
+# A demonstration directory in the private cluster (never in a database you named): the real
+# Ofsted register as qualified providers, through the bulk path of tests/lib/bulk_ofsted.sql,
+# so that search and the directory have something to find. Once; AQPD_DEMO_DIRECTORY=0 skips it.
+if ((private_db)) && [[ "${AQPD_DEMO_DIRECTORY:-1}" != 0 ]]; then
+  demo_psql() { (source "$STATE/pg/env" && "$AQPD_PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 \
+    -h "$AQPD_PG_HOST" -p "$AQPD_PG_PORT" -U "$AQPD_PG_USER" -d aqpd "$@"); }
+  if [[ "$(demo_psql -c 'SELECT count(*) FROM site WHERE ofsted_urn IS NOT NULL')" == 0 ]]; then
+    say "loading the demonstration directory (the Ofsted register as qualified providers)"
+    demo_psql -f tests/lib/bulk_ofsted.sql >/dev/null || { say "loading the demonstration directory failed"; exit 1; }
+  fi
+fi
+
 port=${AQPD_LISTEN##*:}
 host=${AQPD_LISTEN%:*}
 case "$host" in
@@ -106,6 +121,7 @@ aqpd is starting on https://$host:$port (Ctrl-C stops it). Try, from $ROOT:
   curl --cacert $cacert https://$host:$port/metrics
   curl --cacert $cacert https://$host:$port/openapi.json
   curl --cacert $cacert -i https://$host:$port/no-such-route
+  curl --cacert $cacert 'https://$host:$port/v1/directory?service_type=independent-fostering&near=LS6&radius_km=50&min_rating=good&limit=20'
 
 Database: $AQPD_DATABASE_URL
 Logs: one JSON object per line, below.

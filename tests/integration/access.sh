@@ -58,6 +58,9 @@ POST   /v1/agreements/{id}/reviews              401  403   403   201  403  403
 POST   /v1/agreements/{id}/terminate            401  403   403   200  403  403
 GET    /v1/changes                              401  403   403   200  403  200
 GET    /v1/providers/{id}                       200  200   200   200  200  200
+GET    /v1/directory                            200  200   200   200  200  200
+GET    /v1/search                               401  403   403   200  403  200
+PUT    /v1/sites/{id}/vacancies                 401  200   404   403  403  403
 GET    /v1/qualifications                       401  200   200   200  200  200
 POST   /v1/qualifications/{id}/suspend          401  403   403   403  403  200
 POST   /v1/qualifications/{id}/reinstate        401  403   403   403  403  200
@@ -236,6 +239,7 @@ target() {
   "POST /v1/agreements/{id}/terminate")
     REQ_PATH=${p/\{id\}/$AG_TERM} REQ_BODY="{\"reason\": \"terminated with the $role key\", \"end_date\": \"$(date -u -d '+90 days' +%F)\"}" ;;
   "GET /v1/providers/{id}") REQ_PATH=${p/\{id\}/$ORG_A} ;;
+  "PUT /v1/sites/{id}/vacancies") REQ_PATH=${p/\{id\}/$SITE_A} REQ_BODY='{"places": 1}' ;;
   # The board's POST /v1/publications (allowed calls run in route order) makes number 1.
   "GET /v1/publications/{n}"*) REQ_PATH=${p/\{n\}/1} ;;
   "POST /v1/qualifications/{id}/reviews")
