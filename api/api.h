@@ -55,6 +55,7 @@ struct api_ctx {
     struct evkeyvalq *query;    /* parsed query string, on first use */
     void *state;                /* a handler's own state between round trips */
     void (*state_free)(void *state);
+    struct api_stream *stream;  /* a chunked reply in progress (api_stream), or NULL */
 };
 
 /* Entry point from the listener: every request comes here. */
@@ -79,6 +80,33 @@ struct db_job *api_job_new(struct api_ctx *ctx);
  */
 void api_db(struct api_ctx *ctx, struct db_job *job,
             void (*done)(struct api_ctx *ctx, enum db_status st, PGresult *const *res, int n));
+
+/*
+ * Public reads. Sets a strong ETag made of `version` (e.g. a publication's SHA-256) and the
+ * request URI, and Cache-Control: no-cache. When the request's If-None-Match names that tag
+ * (or is "*"), answers 304 Not Modified and returns true: the caller stops there.
+ */
+bool api_etag(struct api_ctx *ctx, const char *version) WUR;
+
+/*
+ * Streamed replies (exports), in bounded memory. A stream is a sequence of batches, each one
+ * database statement: `next` adds the statement for the next batch to `job`; `take` appends
+ * that batch's bytes to `out` and returns 1 when more batches follow, 0 after the last, -1 on
+ * a result it cannot use. The first batch is read before anything is sent, so a failure then
+ * is an ordinary problem reply; a stream of one batch is an ordinary reply with a length.
+ * Otherwise the reply is chunked: each batch is sent once the previous one has been written
+ * to the connection, and the batch after it is read meanwhile, so at most two batches are in
+ * memory. A failure after the first batch closes the connection without the final chunk (the
+ * client sees a truncated transfer, never a short file that looks complete). A client that
+ * goes away ends the stream. `head` (may be NULL; moved from) is sent before the first batch.
+ * `st` is the stream's state, freed with `st_free` when the request ends.
+ */
+struct api_stream_ops {
+    void (*next)(void *st, struct db_job *job);
+    int (*take)(void *st, const PGresult *r, struct evbuffer *out);
+};
+void api_stream(struct api_ctx *ctx, const char *content_type, struct evbuffer *head,
+                const struct api_stream_ops *ops, void *st, void (*st_free)(void *));
 
 /* Tells the HTTP-parser error path the configured header limit (to tell 431 from 413). */
 void api_set_header_limit(size_t bytes);
@@ -200,6 +228,18 @@ void web_config(struct api_ctx *ctx);
 bool web_etag_matches(const char *if_none_match, const char *etag);
 /* Writes the page's Content-Security-Policy for this tile_url (may be "" or NULL) into buf. */
 void web_csp(const char *tile_url, char *buf, size_t len);
+/* Publications (publications.c). */
+void pub_create(struct api_ctx *ctx);
+void pub_list(struct api_ctx *ctx);
+void pub_get(struct api_ctx *ctx);
+void pub_latest(struct api_ctx *ctx);
+void pub_public_key(struct api_ctx *ctx);
+void pub_export(struct api_ctx *ctx); /* directory.json and directory.csv */
+
+/* The Open Referral UK feed (hsds.c). */
+void hsds_root(struct api_ctx *ctx);
+void hsds_list(struct api_ctx *ctx);
+void hsds_get(struct api_ctx *ctx);
 
 /* The OpenAPI document embedded at build time (openapi.c). */
 extern const char api_openapi_json[];

@@ -175,8 +175,12 @@ const char *api_param(const struct api_ctx *ctx, int i)
 
 /* ---- replies ---- */
 
+static void stream_free(struct api_stream *st);
+
 static void ctx_free(struct api_ctx *ctx)
 {
+    if (ctx->stream)
+        stream_free(ctx->stream);
     if (ctx->query) {
         evhttp_clear_headers(ctx->query);
         free(ctx->query);
@@ -206,6 +210,16 @@ static void add_common_headers(struct evkeyvalq *h, const char *content_type, co
         evhttp_add_header(h, "Connection", "close");
 }
 
+/* Public reads may be made from any web page (the directory is public data). */
+static void add_cors(struct api_ctx *ctx)
+{
+    if (ctx->route && ctx->route->roles == 0 && strcmp(ctx->route->method, "GET") == 0)
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req),
+                          "Access-Control-Allow-Origin", "*");
+}
+
+static void finish_request(struct api_ctx *ctx, int status);
+
 void api_reply(struct api_ctx *ctx, int status, struct evbuffer *body, const char *content_type)
 {
     if (ctx->replied)
@@ -216,6 +230,7 @@ void api_reply(struct api_ctx *ctx, int status, struct evbuffer *body, const cha
         ctx->job = NULL;
     }
     struct srv *s = ctx->srv;
+    add_cors(ctx);
     add_common_headers(evhttp_request_get_output_headers(ctx->req), content_type,
                        ctx->request_id, s->stopping);
     const char *phrase = status >= 400   ? problem_title(status)
@@ -226,7 +241,13 @@ void api_reply(struct api_ctx *ctx, int status, struct evbuffer *body, const cha
     evhttp_send_reply(ctx->req, status, phrase, body);
     if (body)
         evbuffer_free(body);
+    finish_request(ctx, status);
+}
 
+/* Logs and counts an answered request and frees it. */
+static void finish_request(struct api_ctx *ctx, int status)
+{
+    struct srv *s = ctx->srv;
     uint64_t dur = util_now_ns() - ctx->start_ns;
     const char *route = ctx->route ? ctx->route->pattern : "unmatched";
     metrics_request(route, ctx->method, status, dur);
@@ -542,4 +563,197 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *reason
     snprintf(st, sizeof st, "%d", status);
     log_kv(LOG_INFO, "request rejected by the HTTP parser", "code", code, "status#", st,
            (char *)NULL);
+}
+
+/* ---- public reads: ETag ---- */
+
+bool api_etag(struct api_ctx *ctx, const char *version)
+{
+    /* FNV-1a of the URI: the same publication answers different queries differently. */
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)evhttp_request_get_uri(ctx->req); *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    char tag[128];
+    snprintf(tag, sizeof tag, "\"%.32s-%016llx\"", version, (unsigned long long)h);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ctx->req);
+    evhttp_add_header(out, "ETag", tag);
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    const char *inm = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "If-None-Match");
+    if (!inm)
+        return false;
+    /* A list of tags, possibly weak (W/"..."): weak comparison, as RFC 9110 says for GET. */
+    bool match = strcmp(inm, "*") == 0 || strstr(inm, tag) != NULL;
+    if (match)
+        api_reply(ctx, 304, NULL, NULL);
+    return match;
+}
+
+/* ---- streamed replies ---- */
+
+/* A stream's life (api_stream in api.h). */
+struct api_stream {
+    struct api_ctx *ctx;
+    const struct api_stream_ops *ops;
+    void *st;
+    void (*st_free)(void *);
+    const char *ctype;      /* the Content-Type (static) */
+    struct evbuffer *ready; /* the next batch's bytes, read and not yet sent, or NULL */
+    struct db_job *job;     /* the batch being read, or NULL */
+    struct evhttp_connection *conn; /* whose close callback is ours, or NULL */
+    bool more;     /* batches remain to be read */
+    bool writing;  /* a chunk was handed to the connection and has not drained yet */
+    long long bytes;
+};
+
+static void stream_free(struct api_stream *st)
+{
+    if (st->job)
+        db_job_cancel(st->job);
+    if (st->conn)
+        evhttp_connection_set_closecb(st->conn, NULL, NULL);
+    if (st->ready)
+        evbuffer_free(st->ready);
+    if (st->st && st->st_free)
+        st->st_free(st->st);
+    free(st);
+}
+
+static void stream_pump(struct api_stream *st);
+
+static void stream_read_done(void *arg, enum db_status status, PGresult *const *res, int n)
+{
+    struct api_stream *st = arg;
+    struct api_ctx *ctx = st->ctx;
+    st->job = NULL;
+    int more = -1;
+    if (status == DB_OK && n >= 1 && res[0]) {
+        st->ready = evbuffer_new();
+        more = st->ops->take(st->st, res[0], st->ready);
+    }
+    if (more < 0) {
+        /* Mid-stream: no way to say so but to cut the transfer short. */
+        log_kv(LOG_ERROR, "export stream failed; closing the connection", "request_id",
+               ctx->request_id, "path", ctx->path, (char *)NULL);
+        struct evhttp_connection *c = evhttp_request_get_connection(ctx->req);
+        if (st->conn)
+            evhttp_connection_set_closecb(st->conn, NULL, NULL);
+        st->conn = NULL;
+        ctx->req = NULL;
+        if (c)
+            evhttp_connection_free(c); /* frees the request with it */
+        finish_request(ctx, 500);
+        return;
+    }
+    st->more = more == 1;
+    stream_pump(st);
+}
+
+static void stream_read_next(struct api_stream *st)
+{
+    st->job = db_job_new(stream_read_done, st);
+    st->ops->next(st->st, st->job);
+    enum db_status s = db_submit(st->ctx->srv->pool, st->job);
+    if (s != DB_OK) { /* the job was freed */
+        st->job = NULL;
+        stream_read_done(st, s, NULL, 0);
+    }
+}
+
+static void stream_drained(struct evhttp_connection *c, void *arg)
+{
+    (void)c;
+    struct api_stream *st = arg;
+    st->writing = false;
+    stream_pump(st);
+}
+
+/* Sends what is ready when the connection has room, reads ahead, ends when all is sent. */
+static void stream_pump(struct api_stream *st)
+{
+    struct api_ctx *ctx = st->ctx;
+    if (st->ready && !st->writing) {
+        size_t len = evbuffer_get_length(st->ready);
+        if (len > 0) {
+            st->writing = true;
+            st->bytes += (long long)len;
+            evhttp_send_reply_chunk_with_cb(ctx->req, st->ready, stream_drained, st);
+        }
+        evbuffer_free(st->ready);
+        st->ready = NULL;
+        if (st->more && !st->job)
+            stream_read_next(st);
+        return;
+    }
+    if (!st->ready && st->more && !st->job)
+        stream_read_next(st);
+    if (!st->ready && !st->more && !st->job && !st->writing) {
+        if (st->conn)
+            evhttp_connection_set_closecb(st->conn, NULL, NULL);
+        st->conn = NULL;
+        srv_reply_started(ctx->srv, ctx->req); /* the last chunk still has to be written */
+        evhttp_send_reply_end(ctx->req);
+        finish_request(ctx, 200);
+    }
+}
+
+/* The client went away (or the server is freeing its connections) during the stream. */
+static void stream_conn_closed(struct evhttp_connection *c, void *arg)
+{
+    (void)c;
+    struct api_stream *st = arg;
+    struct api_ctx *ctx = st->ctx;
+    st->conn = NULL;
+    /* On a failed connection libevent has detached the unfinished request, which is then
+     * ours to free (evhttp_send_reply_end does that when it has no connection); otherwise
+     * (the server shutting down) libevent frees it right after this call. */
+    if (!evhttp_request_get_connection(ctx->req))
+        evhttp_send_reply_end(ctx->req);
+    ctx->req = NULL;
+    finish_request(ctx, 499);
+}
+
+static void stream_first_done(struct api_ctx *ctx, enum db_status status, PGresult *const *res,
+                              int n)
+{
+    if (!api_db_ok(ctx, status, res, n))
+        return;
+    struct api_stream *st = ctx->stream;
+    int more = st->ops->take(st->st, res[0], st->ready);
+    if (more < 0) {
+        api_problem(ctx, 500, "internal_error", "the export failed; the error has been logged");
+        return;
+    }
+    st->more = more == 1;
+    if (!st->more || strcmp(ctx->method, "HEAD") == 0) {
+        struct evbuffer *b = st->ready;
+        st->ready = NULL;
+        api_reply(ctx, 200, b, st->ctype);
+        return;
+    }
+    /* Chunked from here: the request is answered; it ends in stream_pump or on close. */
+    ctx->replied = true;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+    add_cors(ctx);
+    add_common_headers(h, st->ctype, ctx->request_id, ctx->srv->stopping);
+    evhttp_send_reply_start(ctx->req, 200, "OK");
+    st->conn = evhttp_request_get_connection(ctx->req);
+    if (st->conn)
+        evhttp_connection_set_closecb(st->conn, stream_conn_closed, st);
+    stream_pump(st);
+}
+
+void api_stream(struct api_ctx *ctx, const char *content_type, struct evbuffer *head,
+                const struct api_stream_ops *ops, void *state, void (*st_free)(void *))
+{
+    struct api_stream *st = xcalloc(1, sizeof *st);
+    st->ctx = ctx;
+    st->ops = ops;
+    st->st = state;
+    st->st_free = st_free;
+    st->ready = head ? head : evbuffer_new();
+    st->ctype = content_type;
+    ctx->stream = st;
+    struct db_job *j = api_job_new(ctx);
+    ops->next(state, j);
+    api_db(ctx, j, stream_first_done);
 }

@@ -59,5 +59,26 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/qualifications/{id}/reinstate", ROLE_BOARD, qual_reinstate},
     {"POST", "/v1/qualifications/{id}/revoke", ROLE_BOARD, qual_revoke},
     {"POST", "/v1/qualifications/{id}/reviews", ROLES_NATIONAL, qual_review},
+
+    /* "latest" and "public-key" before {n}: the first matching route wins. */
+    {"GET", "/v1/publications", 0, pub_list},
+    {"POST", "/v1/publications", ROLE_BOARD, pub_create},
+    {"GET", "/v1/publications/latest", 0, pub_latest},
+    {"GET", "/v1/publications/public-key", 0, pub_public_key},
+    {"GET", "/v1/publications/{n}", 0, pub_get},
+    {"GET", "/v1/publications/{n}/directory.json", 0, pub_export},
+    {"GET", "/v1/publications/{n}/directory.csv", 0, pub_export},
+
+    {"GET", "/hsds/", 0, hsds_root},
+    {"GET", "/hsds/services", 0, hsds_list},
+    {"GET", "/hsds/services/{id}", 0, hsds_get},
+    {"GET", "/hsds/organizations", 0, hsds_list},
+    {"GET", "/hsds/organizations/{id}", 0, hsds_get},
+    {"GET", "/hsds/service_at_locations", 0, hsds_list},
+    {"GET", "/hsds/service_at_locations/{id}", 0, hsds_get},
+    {"GET", "/hsds/taxonomies", 0, hsds_list},
+    {"GET", "/hsds/taxonomies/{id}", 0, hsds_get},
+    {"GET", "/hsds/taxonomy_terms", 0, hsds_list},
+    {"GET", "/hsds/taxonomy_terms/{id}", 0, hsds_get},
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -618,5 +618,121 @@ const struct db_stmt api_stmts[] = {
      "   WHERE e.status = 'active'), '[]'::jsonb)))"
      " FROM organisation o WHERE o.id = $1::uuid"
      " AND EXISTS (SELECT 1 FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active')"},
+
+    /* ---- publications (schema/0009; api/publications.c, daemon/publish.c) ---- */
+
+    /* The directory as it stands, in one statement: rows for api/pubdoc.c, in document order. */
+    {"pub_snapshot",
+     "SELECT section, item::text FROM publication_snapshot()"
+     " ORDER BY section COLLATE \"C\", key COLLATE \"C\""},
+
+    /* Serialises publishing: taken before pub_create in the same transaction, so the number
+     * and the "unchanged" comparison see every publication committed before. */
+    {"pub_lock", "SELECT pg_advisory_xact_lock(7243519009)"},
+
+    /* $1 document (canonical JSON text) $2 sha256 $3 content_sha256 $4 signature (base64)
+     * $5 public key (PEM) $6 counts (JSON) $7 audit seq $8 audit hash $9 actor.
+     * Inserts the next number unless the last publication has the same content; answers
+     * (created, metadata of the new or of the last publication). */
+    {"pub_create",
+     "WITH last AS (SELECT number, content_sha256 FROM publication ORDER BY number DESC LIMIT 1),"
+     " ins AS (INSERT INTO publication (number, created_by, format, counts, sha256, content_sha256,"
+     "   signature, public_key, audit_seq, audit_hash, bytes, document)"
+     "  SELECT coalesce((SELECT number FROM last), 0) + 1, $9, 'aqpd-directory/1', $6::jsonb, $2, $3,"
+     "   $4, $5, $7::bigint, $8, octet_length(convert_to($1, 'UTF8')), convert_to($1, 'UTF8')"
+     "  WHERE NOT EXISTS (SELECT 1 FROM last WHERE content_sha256 = $3)"
+     "  RETURNING number, created_at, created_by, format, counts, sha256, content_sha256, signature,"
+     "   public_key, audit_seq, audit_hash, bytes),"
+     " a AS (INSERT INTO audit_event (actor, action, subject_type, subject_id, detail)"
+     "  SELECT $9, 'publication.create', 'publication', ins.number::text,"
+     "   jsonb_build_object('sha256', ins.sha256, 'content_sha256', ins.content_sha256,"
+     "    'counts', ins.counts, 'audit_seq', ins.audit_seq) FROM ins RETURNING 1)"
+     "SELECT EXISTS (SELECT 1 FROM ins),"
+     " coalesce((SELECT api_publication(ins::publication_meta) FROM ins),"
+     "  (SELECT api_publication(m) FROM publication_meta m JOIN last USING (number)))::text"},
+
+    /* $1 cursor (the last number seen) $2 limit: newest first. */
+    {"pub_list",
+     "WITH f AS (SELECT * FROM publication_meta WHERE $1::int IS NULL OR number < $1::int"
+     "  ORDER BY number DESC LIMIT $2::int + 1),"
+     " shown AS (SELECT * FROM f ORDER BY number DESC LIMIT $2::int)"
+     "SELECT jsonb_build_object("
+     " 'items', coalesce((SELECT jsonb_agg(api_publication(shown) ORDER BY number DESC) FROM shown), '[]'::jsonb),"
+     " 'next_cursor', CASE WHEN (SELECT count(*) FROM f) > $2::int THEN (SELECT min(number)::text FROM shown) END,"
+     " 'total', (SELECT count(*) FROM publication))::text"},
+
+    /* $1 number, or NULL for the latest: (metadata, sha256, number, bytes). */
+    {"pub_get",
+     "SELECT api_publication(m)::text, m.sha256, m.number, m.bytes FROM publication_meta m"
+     " WHERE $1::int IS NULL OR m.number = $1::int ORDER BY m.number DESC LIMIT 1"},
+
+    /* The public key that signed the latest publication. */
+    {"pub_public_key", "SELECT public_key FROM publication ORDER BY number DESC LIMIT 1"},
+
+    /* $1 number $2 offset $3 length: a slice of the exact bytes. */
+    {"pub_slice",
+     "SELECT substring(document FROM $2::int + 1 FOR $3::int) FROM publication WHERE number = $1::int"},
+
+    /* $1 number $2 after (ord) $3 batch: CSV records of sites, (count, last ord, records). */
+    {"pub_csv",
+     "SELECT count(*), max(ord), coalesce(string_agg(line, '' ORDER BY ord), '')"
+     " FROM (SELECT ord, line FROM publication_entry WHERE publication = $1::int AND kind = 'site'"
+     "  AND ord > $2::int ORDER BY ord LIMIT $3::int) x"},
+
+    /* ---- the Open Referral UK feed (api/hsds.c), from the latest publication ----
+     * $1 kind $2 search $3 taxonomy_term_id $4 taxonomy_id $5 organization_id
+     * $6 modified_after $7 page $8 per_page $9 variant (full|list|minimal) $10 outcode
+     * $11 proximity (metres) $12 nothing (true: a filter no entry can match).
+     * Answers (sha256 of the publication or NULL, whether the postcode district is known, page). */
+    {"hsds_list",
+     "WITH p AS (SELECT number, sha256 FROM publication ORDER BY number DESC LIMIT 1),"
+     " c AS (SELECT lat, lon FROM postcode_district WHERE outcode = $10),"
+     " f AS (SELECT e.ord, e.body, CASE WHEN $10::text IS NOT NULL"
+     "   THEN hsds_distance_m(c.lat, c.lon, e.lat, e.lon) END AS dist"
+     "  FROM publication_entry e JOIN p ON e.publication = p.number LEFT JOIN c ON true"
+     "  WHERE e.kind = $1"
+     "  AND ($2::text IS NULL OR strpos(e.search, lower($2)) > 0)"
+     "  AND ($3::uuid IS NULL OR $3::uuid = ANY (e.term_ids))"
+     "  AND ($4::uuid IS NULL OR $4::uuid = ANY (e.taxonomy_ids))"
+     "  AND ($5::uuid IS NULL OR e.organization_id = $5::uuid)"
+     "  AND ($6::timestamptz IS NULL OR e.modified >= $6::timestamptz)"
+     "  AND NOT $12::boolean"
+     "),"
+     " g AS (SELECT * FROM f WHERE $11::float8 IS NULL OR dist <= $11::float8),"
+     " pg AS (SELECT * FROM g ORDER BY dist NULLS LAST, ord OFFSET ($7::int - 1) * $8::int LIMIT $8::int),"
+     " t AS (SELECT count(*)::int AS n, greatest(1, ceil(count(*)::numeric / $8::int))::int AS pages FROM g)"
+     "SELECT (SELECT sha256 FROM p), $10::text IS NULL OR EXISTS (SELECT 1 FROM c),"
+     " jsonb_build_object('total_items', t.n, 'total_pages', t.pages, 'page_number', $7::int,"
+     "  'size', (SELECT count(*) FROM pg), 'first_page', $7::int = 1, 'last_page', $7::int >= t.pages,"
+     "  'empty', NOT EXISTS (SELECT 1 FROM pg),"
+     "  'contents', coalesce((SELECT jsonb_agg(hsds_variant(pg.body, $9) ORDER BY pg.dist NULLS LAST, pg.ord)"
+     "   FROM pg), '[]'::jsonb))::text"
+     " FROM t"},
+
+    /* The same filters; $7 after (ord) $8 batch $13 publication number: a batch of ndjson,
+     * (count, last ord, lines). */
+    {"hsds_ndjson",
+     "SELECT count(*), max(ord), coalesce(string_agg(hsds_variant(body, $9)::text || E'\\n', '' ORDER BY ord), '')"
+     " FROM (SELECT e.ord, e.body FROM publication_entry e"
+     "  LEFT JOIN (SELECT lat, lon FROM postcode_district WHERE outcode = $10) c ON true"
+     "  WHERE e.publication = $13::int AND e.kind = $1 AND e.ord > $7::int"
+     "  AND ($2::text IS NULL OR strpos(e.search, lower($2)) > 0)"
+     "  AND ($3::uuid IS NULL OR $3::uuid = ANY (e.term_ids))"
+     "  AND ($4::uuid IS NULL OR $4::uuid = ANY (e.taxonomy_ids))"
+     "  AND ($5::uuid IS NULL OR e.organization_id = $5::uuid)"
+     "  AND ($6::timestamptz IS NULL OR e.modified >= $6::timestamptz)"
+     "  AND NOT $12::boolean"
+     "  AND ($11::float8 IS NULL OR hsds_distance_m(c.lat, c.lon, e.lat, e.lon) <= $11::float8)"
+     "  ORDER BY e.ord LIMIT $8::int) x"},
+
+    /* $1 outcode: whether the postcode district is known (NULL: true). */
+    {"hsds_outcode",
+     "SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM postcode_district WHERE outcode = $1)"},
+
+    /* $1 kind $2 id: (sha256 of the latest publication, the object fully nested). */
+    {"hsds_get",
+     "SELECT p.sha256, e.body::text FROM publication p"
+     " JOIN publication_entry e ON e.publication = p.number"
+     " WHERE p.number = (SELECT max(number) FROM publication) AND e.kind = $1 AND e.id = $2::uuid"},
 };
 const size_t api_nstmts = sizeof api_stmts / sizeof api_stmts[0];

@@ -43,6 +43,7 @@ static const struct key_def keys[] = {
     {"listen", K_LISTEN, offsetof(struct cfg, listen), 0, 0},
     {"tls_cert", STR(tls_cert)},
     {"tls_key", STR(tls_key)},
+    {"signing_key", STR(signing_key)},
     {"port_file", STR(port_file)},
     {"schema_dir", STR(schema_dir)},
     {"criteria_dir", STR(criteria_dir)},
@@ -385,7 +386,8 @@ bool cfg_validate(const struct cfg *c, bool need_tls, char *err, size_t errlen)
         return false;
     }
     return readable("tls_cert", c->tls_cert, err, errlen) &&
-           readable("tls_key", c->tls_key, err, errlen);
+           readable("tls_key", c->tls_key, err, errlen) &&
+           (!c->signing_key || readable("signing_key", c->signing_key, err, errlen));
 }
 
 bool cfg_build(struct cfg *c, const char *path, bool need_tls, char *err, size_t errlen)

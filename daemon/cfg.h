@@ -21,6 +21,7 @@ struct cfg {
     uint16_t listen_port;   /* derived from listen */
     char *tls_cert;         /* PEM certificate chain path */
     char *tls_key;          /* PEM private key path */
+    char *signing_key;      /* PEM Ed25519 private key path (publications), or NULL */
     char *port_file;        /* where the bound port is written, or NULL */
     char *schema_dir;       /* directory of NNNN_name.sql migrations */
     char *criteria_dir;     /* directory of vN.json criteria sets, loaded by migrate */

@@ -1,12 +1,12 @@
 /*
- * main: the aqpd command line. Subcommands: serve, migrate, import, key, audit (later issues
- * add publish). Each takes -c FILE; AQPD_* environment variables override the file.
+ * main: the aqpd command line. Subcommands: serve, migrate, import, key, audit, publish. Each takes -c FILE; AQPD_* environment variables override the file.
  */
 #include "daemon/admin.h"
 #include "daemon/cfg.h"
 #include "daemon/geoimport.h"
 #include "daemon/import.h"
 #include "daemon/migrate.h"
+#include "daemon/publish.h"
 #include "daemon/server.h"
 
 #include <stdio.h>
@@ -25,6 +25,7 @@ static const char usage[] =
     "  key       create an API key: aqpd key create --role ROLE [--organisation ID |\n"
     "            --commissioner CODE] [--label TEXT]; prints the key alone on stdout\n"
     "  audit     verify the hash-chained audit log: aqpd audit verify\n"
+    "  publish   take a signed, numbered snapshot of the directory (needs signing_key)\n"
     "\n"
     "options:\n"
     "  -c FILE   configuration file of `key = value` lines (see deploy/aqpd.conf.example)\n"
@@ -34,7 +35,7 @@ static const char usage[] =
     "  AQPD_DATABASE_URL, AQPD_LISTEN (host:port; port 0 = any), AQPD_TLS_CERT, AQPD_TLS_KEY,\n"
     "  AQPD_PORT_FILE, AQPD_SCHEMA_DIR, AQPD_POOL_SIZE, AQPD_MAX_CONNECTIONS,\n"
     "  AQPD_MAX_HEADER_BYTES, AQPD_MAX_BODY_BYTES, AQPD_IDLE_TIMEOUT_S, AQPD_REQUEST_TIMEOUT_MS,\n"
-    "  AQPD_SHUTDOWN_GRACE_S, AQPD_DB_QUEUE_MAX, AQPD_LOG_LEVEL.\n";
+    "  AQPD_SHUTDOWN_GRACE_S, AQPD_DB_QUEUE_MAX, AQPD_LOG_LEVEL, AQPD_SIGNING_KEY.\n";
 
 static const char serve_usage[] =
     "usage: aqpd serve [-c FILE]\n"
@@ -91,6 +92,16 @@ static const char audit_usage[] =
     "previous hash and the event. Exit status 0 when the chain is intact; 1 naming the first\n"
     "event whose contents or link do not match (an event edited, removed or inserted).\n";
 
+static const char publish_usage[] =
+    "usage: aqpd publish [-c FILE]\n"
+    "\n"
+    "Takes a snapshot of the directory as it stands (active qualifications, providers and their\n"
+    "public site data, councils and their offers, active agreements, the audit chain head) as\n"
+    "canonical JSON, signs it with the board's Ed25519 key (signing_key) and stores it as the\n"
+    "next numbered publication, unless nothing changed since the last one. Progress goes to\n"
+    "stderr, the publication's metadata (JSON, with \"unchanged\") to stdout. Exit status 0\n"
+    "published or unchanged, 1 failure, 2 no or bad signing_key. See docs/publications.md.\n";
+
 static bool is_help(const char *a)
 {
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0;
@@ -108,6 +119,7 @@ int main(int argc, char **argv)
                             : strcmp(cmd, "import") == 0  ? import_usage
                             : strcmp(cmd, "key") == 0     ? key_usage
                             : strcmp(cmd, "audit") == 0   ? audit_usage
+                            : strcmp(cmd, "publish") == 0 ? publish_usage
                                                           : NULL;
     if (!sub_usage) {
         fprintf(stderr, "aqpd: unknown command \"%s\"\n\n%s", cmd, usage);
@@ -176,6 +188,8 @@ int main(int argc, char **argv)
         rc = admin_key_create(&c, role ? role : "", organisation, commissioner, label);
     else if (strcmp(cmd, "audit") == 0)
         rc = admin_audit_verify(&c);
+    else if (strcmp(cmd, "publish") == 0)
+        rc = publish_main(&c);
     else
         rc = migrate_main(&c);
     cfg_free(&c);

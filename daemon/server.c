@@ -18,6 +18,7 @@
 #include "daemon/limits.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
+#include "daemon/signkey.h"
 #include "daemon/tls.h"
 #include "qualify/jv.h"
 
@@ -166,6 +167,8 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     finish_if_drained(s);
 }
 
+static void srv_set_signing_key(struct srv *s, EVP_PKEY *key);
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
@@ -181,6 +184,14 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (!ctx) {
         log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "reason", err,
                (char *)NULL);
+        cfg_free(&next);
+        return;
+    }
+    EVP_PKEY *key = NULL;
+    if (next.signing_key && !(key = signkey_load(next.signing_key, err, sizeof err))) {
+        log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "reason", err,
+               (char *)NULL);
+        SSL_CTX_free(ctx);
         cfg_free(&next);
         return;
     }
@@ -208,12 +219,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
     SSL_CTX_free(s->ssl_ctx); /* open connections hold their own reference */
     s->ssl_ctx = ctx;
+    srv_set_signing_key(s, key);
     cfg_free(&s->cfg);
     s->cfg = next;
     apply_limits(s);
     search_set_vacancy_max_age(s->cfg.vacancy_max_age_s);
     log_kv(LOG_INFO, "reloaded configuration and certificate", "tls_cert", s->cfg.tls_cert,
            (char *)NULL);
+}
+
+/* Replaces the signing key (NULL: none) and its public PEM. */
+static void srv_set_signing_key(struct srv *s, EVP_PKEY *key)
+{
+    EVP_PKEY_free(s->sign_key);
+    free(s->sign_pub_pem);
+    s->sign_key = key;
+    s->sign_pub_pem = key ? signkey_public_pem(key) : NULL;
 }
 
 /* ---- the qualification sweep ---- */
@@ -280,6 +301,16 @@ int srv_main(const char *cfg_path)
         fprintf(stderr, "aqpd: config: %s\n", err);
         cfg_free(&s.cfg);
         return 2;
+    }
+    if (s.cfg.signing_key) {
+        EVP_PKEY *key = signkey_load(s.cfg.signing_key, err, sizeof err);
+        if (!key) {
+            fprintf(stderr, "aqpd: config: %s\n", err);
+            SSL_CTX_free(s.ssl_ctx);
+            cfg_free(&s.cfg);
+            return 2;
+        }
+        srv_set_signing_key(&s, key);
     }
     signal(SIGPIPE, SIG_IGN);
     if (RAND_bytes((unsigned char *)&s.id_prefix, sizeof s.id_prefix) != 1)
@@ -385,6 +416,7 @@ out:
     log_attach(NULL);
     event_base_free(s.base);
     SSL_CTX_free(s.ssl_ctx);
+    srv_set_signing_key(&s, NULL);
     cfg_free(&s.cfg);
     return rc;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "daemon/cfg.h"
@@ -24,6 +25,8 @@ struct srv {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     SSL_CTX *ssl_ctx; /* new connections use this; old ones keep a reference to theirs */
+    EVP_PKEY *sign_key;  /* the board's Ed25519 key (signing_key), or NULL: publishing off */
+    char *sign_pub_pem;  /* its public key, PEM, or NULL */
     struct cfg cfg;
     const char *cfg_path; /* borrowed from argv, or NULL */
     struct db_pool *pool;

@@ -14,6 +14,8 @@
 #   AQPD_DATABASE_URL  use this database instead of the private cluster
 #   AQPD_DEMO_DIRECTORY  0: do not load the demonstration directory into the private cluster
 #   AQPD_TLS_CERT, AQPD_TLS_KEY   use this certificate instead of the self-signed one
+#   AQPD_SIGNING_KEY   the board's Ed25519 key for publications (default: a development key
+#                      made in the state directory, board-key.pem)
 #   any other AQPD_* setting (see deploy/aqpd.conf.example) is passed on to aqpd.
 # Arguments are passed to `aqpd serve` (e.g. -c FILE; the environment above overrides it).
 set -euo pipefail
@@ -56,6 +58,15 @@ if [[ -z "${AQPD_TLS_CERT:-}" ]]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
       -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
       -keyout "$AQPD_TLS_KEY" -out "$AQPD_TLS_CERT" 2>/dev/null
+  fi
+fi
+
+# The board's signing key for publications (docs/publications.md): a development key.
+if [[ -z "${AQPD_SIGNING_KEY:-}" ]]; then
+  export AQPD_SIGNING_KEY=$STATE/board-key.pem
+  if [[ ! -s "$AQPD_SIGNING_KEY" ]]; then
+    say "making a development signing key (Ed25519) in $AQPD_SIGNING_KEY"
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$AQPD_SIGNING_KEY")
   fi
 fi
 

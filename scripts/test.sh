@@ -29,14 +29,15 @@ if ! scripts/deps.sh chromium; then
   exit 1
 fi
 
-# ---- npm tools: Redocly CLI (openapi_lint) and playwright-core (web, with Debian's chromium) ----
+# ---- npm tools: Redocly CLI (openapi_lint), playwright-core (web, with Debian's chromium), Ajv (hsds_validate) ----
 tools=$ROOT/tests/tools
 if [[ ! -x "$tools/node_modules/.bin/redocly" || ! -f "$tools/node_modules/playwright-core/package.json" ||
+  ! -f "$tools/node_modules/ajv-formats/package.json" ||
   "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]]; then
-  say "installing Redocly CLI and playwright-core into tests/tools/node_modules (npm ci)"
+  say "installing Redocly CLI, playwright-core and Ajv into tests/tools/node_modules (npm ci)"
   if ! (cd "$tools" && timeout 900 npm ci --no-audit --no-fund --loglevel=error >&2); then
-    # Not fatal here: openapi_lint and web fail and are counted.
-    say "npm ci failed; the openapi_lint and web tests will fail"
+    # Not fatal here: openapi_lint, web and hsds_validate fail and are counted.
+    say "npm ci failed; the openapi_lint, web and hsds_validate tests will fail"
   fi
 fi
 
