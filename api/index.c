@@ -2032,19 +2032,25 @@ static char sort_letter(enum idx_sort s)
     return s == IDX_SORT_DISTANCE ? 'd' : s == IDX_SORT_RATING ? 'r' : s == IDX_SORT_NAME ? 'n' : 's';
 }
 
+/* The longest cursor: "1" + sort letter + 8 hex + ".", a number of at most 11 characters and
+   ".", the base64 of a sort name and of a key, a "." between them, and the NUL. */
+_Static_assert(2 + 8 + 1 + 12 + (IDX_SORT_NAME_BYTES + 2) / 3 * 4 + 1 + (IDX_MAX_ID + 2) / 3 * 4 + 1 <=
+                   IDX_CURSOR_MAX,
+               "a cursor always fits IDX_CURSOR_MAX");
+
 static void cursor_make(char out[IDX_CURSOR_MAX], enum idx_sort sort, uint32_t fp, const struct skey *k)
 {
     char *p = out;
-    p += sprintf(p, "1%c%08x.", sort_letter(sort), fp);
+    p += snprintf(p, IDX_CURSOR_MAX, "1%c%08x.", sort_letter(sort), fp);
     if (sort == IDX_SORT_DISTANCE) {
         uint64_t bits;
         memcpy(&bits, &k->s, sizeof bits);
-        p += sprintf(p, "%016llx.", (unsigned long long)bits);
+        p += snprintf(p, IDX_CURSOR_MAX - (size_t)(p - out), "%016llx.", (unsigned long long)bits);
     } else {
         if (sort == IDX_SORT_RATING)
-            p += sprintf(p, "%d.", k->rating);
+            p += snprintf(p, IDX_CURSOR_MAX - (size_t)(p - out), "%d.", k->rating);
         else if (sort == IDX_SORT_RELEVANCE)
-            p += sprintf(p, "%d.", k->score);
+            p += snprintf(p, IDX_CURSOR_MAX - (size_t)(p - out), "%d.", k->score);
         p += b64_put(p, (const unsigned char *)k->name, strlen(k->name));
         *p++ = '.';
     }

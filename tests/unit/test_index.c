@@ -293,8 +293,10 @@ static size_t t_words(const char *s, char out[][72], size_t max)
         if (cl) {
             cur[cl] = '\0';
             t_lower(cur);
-            if (n < max)
-                strcpy(out[n++], cur);
+            if (n < max) {
+                snprintf(out[n], sizeof out[n], "%s", cur);
+                n++;
+            }
             cl = 0;
         }
     }
@@ -312,8 +314,10 @@ static bool t_text(const struct tent *t, const char *q, bool commissioner, int *
             bool dup = false;
             for (size_t j = 0; j < nq; j++)
                 dup = dup || strcmp(qw[j], raw[i]) == 0;
-            if (!dup)
-                strcpy(qw[nq++], raw[i]);
+            if (!dup) {
+                memcpy(qw[nq], raw[i], sizeof qw[nq]); /* both 72-byte words */
+                nq++;
+            }
         }
     }
     *score = 0;
@@ -465,7 +469,7 @@ static void facet_add(char codes[][32], uint32_t *counts, size_t *n, const char 
             counts[i]++;
             return;
         }
-    strcpy(codes[*n], code);
+    snprintf(codes[*n], sizeof codes[*n], "%s", code);
     counts[(*n)++] = 1;
 }
 
@@ -572,7 +576,7 @@ static size_t check_query(struct idx *ix, struct idx_query q)
         assert_true(strlen(R.next_cursor) < IDX_CURSOR_MAX);
         for (const char *p = R.next_cursor; *p; p++) /* URL-safe */
             assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.", *p));
-        strcpy(cursor, R.next_cursor);
+        snprintf(cursor, sizeof cursor, "%s", R.next_cursor);
     }
     assert_int_equal(got, n);
     free(exp);
@@ -802,7 +806,7 @@ static void test_random_updates_keep_structures_consistent(void **state)
                 struct tent *t = &T[rn((unsigned)nT)];
                 size_t want = 0;
                 char site[32];
-                strcpy(site, t->site);
+                snprintf(site, sizeof site, "%s", t->site);
                 for (size_t i = 0; i < nT; i++)
                     if (T[i].live && strcmp(T[i].site, site) == 0)
                         T[i].live = false, want++;
@@ -811,7 +815,7 @@ static void test_random_updates_keep_structures_consistent(void **state)
                 struct tent *t = &T[rn((unsigned)nT)];
                 size_t want = 0;
                 char org[32];
-                strcpy(org, t->org);
+                snprintf(org, sizeof org, "%s", t->org);
                 for (size_t i = 0; i < nT; i++)
                     if (T[i].live && strcmp(T[i].org, org) == 0)
                         T[i].live = false, want++;
@@ -1010,7 +1014,7 @@ static void test_ties_and_pagination_walks(void **state)
         char key[16];
         snprintf(key, sizeof key, "k%03d", (i * 37) % 230);
         struct tent *t = plain(key, 52.0, -1.0);
-        strcpy(t->orgname, i % 2 ? "Same Name" : "same name");
+        snprintf(t->orgname, sizeof t->orgname, "%s", i % 2 ? "Same Name" : "same name");
         upsert_t(ix, t);
     }
     static const unsigned limits[] = {1, 7, 100};
@@ -1131,7 +1135,7 @@ static void test_cursors_refused(void **state)
     assert_true(idx_query(ix, &q, &R, NULL));
     assert_true(R.has_next);
     char name_cursor[IDX_CURSOR_MAX];
-    strcpy(name_cursor, R.next_cursor);
+    snprintf(name_cursor, sizeof name_cursor, "%s", R.next_cursor);
     struct idx_error err;
 
     /* another sort */
@@ -1185,7 +1189,7 @@ static void test_cursors_refused(void **state)
         assert_true(idx_query(ix, &n1, &R, NULL));
         assert_true(R.has_next);
         char nc[IDX_CURSOR_MAX];
-        strcpy(nc, R.next_cursor);
+        snprintf(nc, sizeof nc, "%s", R.next_cursor);
         for (int i = 0; i < 6; i++) {
             n2 = n1;
             double *fld[] = {&n2.near_lat, &n2.near_lon, &n2.radius_km, &n2.covers_lat, &n2.covers_lon,
@@ -1211,7 +1215,7 @@ static void test_cursors_refused(void **state)
     assert_true(idx_query(ix, &o, &R, NULL));
     assert_true(R.has_next);
     char c2[IDX_CURSOR_MAX];
-    strcpy(c2, R.next_cursor);
+    snprintf(c2, sizeof c2, "%s", R.next_cursor);
     o.service_types = ba, o.n_service_types = 3;
     o.cursor = c2;
     assert_true(idx_query(ix, &o, &R, &err));
@@ -1228,7 +1232,7 @@ static void test_cursors_refused(void **state)
     size_t len = strlen(name_cursor);
     for (size_t i = 0; i < len; i++) {
         char m[IDX_CURSOR_MAX];
-        strcpy(m, name_cursor);
+        snprintf(m, sizeof m, "%s", name_cursor);
         for (const char *rep = "A_.0z!"; *rep; rep++) {
             if (m[i] == *rep)
                 continue;
@@ -1275,7 +1279,7 @@ static void test_cursors_refused(void **state)
     assert_true(idx_query(ix, &o, &R, NULL));
     assert_true(R.has_next);
     char dc[IDX_CURSOR_MAX];
-    strcpy(dc, R.next_cursor);
+    snprintf(dc, sizeof dc, "%s", R.next_cursor);
     memcpy(dc + 11, "fff0000000000000", 16); /* -inf */
     o.cursor = dc;
     assert_false(idx_query(ix, &o, &R, &err));
@@ -1437,14 +1441,15 @@ static void test_updates_between_pages(void **state)
             for (size_t i = 0; i < R.n; i++) {
                 for (size_t j = 0; j < n_seen; j++)
                     assert_string_not_equal(seen_keys[j], R.hits[i].entry->key);
-                strcpy(seen_keys[n_seen++], R.hits[i].entry->key);
+                snprintf(seen_keys[n_seen], sizeof seen_keys[n_seen], "%s", R.hits[i].entry->key);
+                n_seen++;
                 for (size_t j = 0; j < n; j++)
                     if (strcmp(stable[j], R.hits[i].entry->key) == 0)
                         seen[j] = true;
             }
             if (!R.has_next)
                 break;
-            strcpy(cursor, R.next_cursor);
+            snprintf(cursor, sizeof cursor, "%s", R.next_cursor);
             /* unrelated: a new non-matching entry, a removed non-matching one, a vacancy
                change on a matching one, a new matching one, and one matching entry removed */
             struct tent *t = new_tent(org_next++);
@@ -1493,7 +1498,7 @@ static void test_remove_and_reinsert(void **state)
     /* an entry, removed, is nowhere; put back, it is everywhere again */
     struct tent *t = &T[17];
     char key[48];
-    strcpy(key, t->key);
+    snprintf(key, sizeof key, "%s", t->key);
     q.view = IDX_VIEW_COMMISSIONER;
     q.has_near = true, q.near_lat = t->plat, q.near_lon = t->plon, q.radius_km = 0.5;
     assert_true(idx_query(ix, &q, &R, NULL));
@@ -1520,14 +1525,14 @@ static void test_remove_and_reinsert(void **state)
         if (strcmp(T[i].site, t->site) == 0)
             n_site++;
     char site[32];
-    strcpy(site, t->site);
+    snprintf(site, sizeof site, "%s", t->site);
     assert_int_equal(idx_remove_site(ix, site), n_site);
     for (size_t i = 0; i < nT; i++)
         if (strcmp(T[i].site, site) == 0)
             T[i].live = false;
     assert_int_equal(idx_remove_site(ix, site), 0);
     char org[32];
-    strcpy(org, T[30].org);
+    snprintf(org, sizeof org, "%s", T[30].org);
     size_t n_org = 0;
     for (size_t i = 0; i < nT; i++)
         if (T[i].live && strcmp(T[i].org, org) == 0)
@@ -1555,19 +1560,19 @@ static void test_text_search(void **state)
     struct idx *ix = idx_new();
     nT = 0;
     struct tent *a = plain("a", 52, -1);
-    strcpy(a->orgname, "Bright Futures Fostering Ltd");
-    strcpy(a->desc, "Therapeutic foster care across Yorkshire");
+    snprintf(a->orgname, sizeof a->orgname, "%s", "Bright Futures Fostering Ltd");
+    snprintf(a->desc, sizeof a->desc, "%s", "Therapeutic foster care across Yorkshire");
     upsert_t(ix, a);
     struct tent *b = plain("b", 52.1, -1);
-    strcpy(b->orgname, "Oakwood Care");
-    strcpy(b->sitename, "Rose Cottage");
+    snprintf(b->orgname, sizeof b->orgname, "%s", "Oakwood Care");
+    snprintf(b->sitename, sizeof b->sitename, "%s", "Rose Cottage");
     b->priv = true;
     b->st = sts[0];
-    strcpy(b->key, "b/childrens-home");
+    snprintf(b->key, sizeof b->key, "%s", "b/childrens-home");
     upsert_t(ix, b);
     struct tent *c = plain("c", 52.2, -1);
-    strcpy(c->orgname, "St Mary\xE2\x80\x99s Children's Services");
-    strcpy(c->desc, "CARING for young people");
+    snprintf(c->orgname, sizeof c->orgname, "%s", "St Mary\xE2\x80\x99s Children's Services");
+    snprintf(c->desc, sizeof c->desc, "%s", "CARING for young people");
     upsert_t(ix, c);
 
     struct idx_query q = q0();
@@ -1609,7 +1614,7 @@ static void test_text_search(void **state)
     assert_true(idx_query(ix, &q, &R, NULL));
     assert_int_equal(R.total, 0);
     /* a rename moves the entry in the text index */
-    strcpy(a->orgname, "Horizon Family Placements");
+    snprintf(a->orgname, sizeof a->orgname, "%s", "Horizon Family Placements");
     upsert_t(ix, a);
     q.q = "bright";
     assert_true(idx_query(ix, &q, &R, NULL));
@@ -1619,7 +1624,7 @@ static void test_text_search(void **state)
     assert_int_equal(R.total, 1);
     assert_int_equal(R.hits[0].score, 2);
     /* a site made private disappears from public name search */
-    strcpy(a->sitename, "Hidden Place");
+    snprintf(a->sitename, sizeof a->sitename, "%s", "Hidden Place");
     upsert_t(ix, a);
     q.q = "hidden";
     assert_true(idx_query(ix, &q, &R, NULL));
