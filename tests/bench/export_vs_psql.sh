@@ -6,7 +6,8 @@
 # (default 3) each over TLS with curl, and psql's \copy of the same rows (the CSV's public
 # fields; the services' JSON) to /dev/null as often. Prints each figure, the medians, the ratio
 # aqpd / psql (target >= 0.5) and aqpd's peak resident memory, VmHWM from /proc (target
-# <= 64 MB). Not a test: it gates nothing.
+# <= 64 MB), also as it was once ready (the search index of schema/0008 is in memory by then)
+# and what the exports added to it. Not a test: it gates nothing.
 #
 # Environment: BENCH_N, BENCH_ROUNDS, AQPD_BENCH_BUILD (default build; build-asan is not a fair
 # figure).
@@ -57,7 +58,14 @@ aqpd_pid=$!
 for _ in $(seq 1 100); do [[ -s $D/port ]] && break; sleep 0.1; done
 PORT=$(cat "$D/port")
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$aqpd_pid/status"; }
-say "aqpd pid $aqpd_pid on port $PORT; VmHWM at start $(($(hwm) / 1024)) MB"
+# /readyz answers 200 once the search index (schema/0008, loaded at start) is in memory.
+for _ in $(seq 1 600); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/cert.pem" --resolve "localhost:$PORT:127.0.0.1" \
+    "https://localhost:$PORT/readyz") == 200 ]] && break
+  sleep 0.2
+done
+HWM0=$(hwm)
+say "aqpd pid $aqpd_pid on port $PORT; VmHWM once ready (search index loaded) $((HWM0 / 1024)) MB"
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # curl_secs PATH: seconds and bytes of one download.
@@ -71,7 +79,8 @@ psql_secs() {
   bytes=$("${PSQL[@]}" -c "\\copy ($1) TO STDOUT $2" | wc -c)
   awk -v a="$t0" -v b="$EPOCHREALTIME" -v n="$bytes" 'BEGIN { printf "%.3f %d\n", b - a, n }'
 }
-CSV_SQL="SELECT body->>'id', body->>'organisation_id', (SELECT o.body->>'name' FROM publication_entry o WHERE o.publication = 1 AND o.kind = 'organization' AND o.id = e.organization_id), body->>'name', body->>'address', body->>'postcode', body->>'postcode_district', body->>'la_code', body->>'la_code', body->>'la_code', body->>'lat', body->>'lon', body->>'location_basis', body->>'private', body->>'service_types', body->>'ofsted_urn', body->>'ofsted_rating', body->>'places', body->>'vacancies', body->>'vacancies_at', body->>'age_min', body->>'age_max' FROM publication_entry e WHERE publication = 1 AND kind = 'site' ORDER BY ord"
+# The same rows as aqpd reads them: the stored CSV records, and the services' JSON.
+CSV_SQL="SELECT line FROM publication_entry WHERE publication = 1 AND kind = 'site' ORDER BY ord"
 ND_SQL="SELECT hsds_variant(body, 'list')::text FROM publication_entry WHERE publication = 1 AND kind = 'service' ORDER BY ord"
 
 declare -A R
@@ -79,7 +88,7 @@ for what in csv ndjson; do
   for i in $(seq 1 "$ROUNDS"); do
     if [[ $what == csv ]]; then
       read -r a asize < <(curl_secs /v1/publications/1/directory.csv)
-      read -r p psize < <(psql_secs "$CSV_SQL" "WITH (FORMAT csv, HEADER)")
+      read -r p psize < <(psql_secs "$CSV_SQL" "")
     else
       read -r a asize < <(curl_secs '/hsds/services?format=ndjson')
       read -r p psize < <(psql_secs "$ND_SQL" "")
@@ -94,4 +103,6 @@ for what in csv ndjson; do
   mp=$(tr ' ' '\n' <<<"${R[$what.p]}" | grep . | median)
   echo "$what: median aqpd $ma s ($(awk -v n="$N" -v t="$ma" 'BEGIN { printf "%.0f", n / t }') rows/s), psql \\copy $mp s ($(awk -v n="$N" -v t="$mp" 'BEGIN { printf "%.0f", n / t }') rows/s), throughput ratio aqpd/psql $(awk -v a="$ma" -v b="$mp" 'BEGIN { printf "%.2f", b / a }') (target >= 0.5)"
 done
-echo "aqpd peak RSS (VmHWM): $(awk -v k="$(hwm)" 'BEGIN { printf "%.1f", k / 1024 }') MB (target <= 64)"
+echo "aqpd peak RSS (VmHWM): $(awk -v k="$(hwm)" 'BEGIN { printf "%.1f", k / 1024 }') MB (target <= 64);" \
+  "once ready, before any export: $(awk -v k="$HWM0" 'BEGIN { printf "%.1f", k / 1024 }') MB;" \
+  "added by the exports: $(awk -v k="$(hwm)" -v z="$HWM0" 'BEGIN { printf "%.1f", (k - z) / 1024 }') MB"
