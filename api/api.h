@@ -217,6 +217,17 @@ void agreement_terminate(struct api_ctx *ctx);
 void changes_list(struct api_ctx *ctx);
 void provider_get(struct api_ctx *ctx);
 
+/* The public web page and its assets, embedded at build time (web.c). */
+void web_page(struct api_ctx *ctx);
+void web_asset(struct api_ctx *ctx);
+void web_config(struct api_ctx *ctx);
+/*
+ * True when an If-None-Match header value (a list of entity-tags, weak or strong, or "*")
+ * names `etag` (a quoted strong tag) under weak comparison. NULL or malformed: false.
+ */
+bool web_etag_matches(const char *if_none_match, const char *etag);
+/* Writes the page's Content-Security-Policy for this tile_url (may be "" or NULL) into buf. */
+void web_csp(const char *tile_url, char *buf, size_t len);
 /* Publications (publications.c). */
 void pub_create(struct api_ctx *ctx);
 void pub_list(struct api_ctx *ctx);

@@ -12,6 +12,12 @@ const struct api_route api_routes[] = {
     {"GET", "/metrics", 0, ops_metrics},
     {"GET", "/openapi.json", 0, ops_openapi},
 
+    {"GET", "/", 0, web_page},
+    {"GET", "/config.json", 0, web_config},
+    {"GET", "/assets/{file}", 0, web_asset},
+    {"GET", "/assets/leaflet/{file}", 0, web_asset},
+    {"GET", "/assets/leaflet/images/{file}", 0, web_asset},
+
     {"GET", "/v1/service-types", 0, cat_service_types},
     {"GET", "/v1/criteria", 0, cat_criteria},
     {"POST", "/v1/criteria", ROLE_BOARD, cat_criteria_publish},

@@ -584,7 +584,8 @@ const struct db_stmt api_stmts[] = {
      "  FROM u JOIN cur ON cur.id = u.id RETURNING 1)"
      "SELECT api_site(u) FROM u"},
 
-    /* $1 organisation. Public: name, active qualifications, councils with active agreements. */
+    /* $1 organisation. Public: name, active qualifications, councils with active agreements, Ofsted
+     * judgements of the settings it claims. */
     {"provider_get",
      "SELECT jsonb_strip_nulls(jsonb_build_object('id', o.id, 'name', o.name, 'kind', o.kind,"
      " 'sector', o.sector, 'website', o.website, 'description', nullif(o.description, ''),"
@@ -596,6 +597,18 @@ const struct db_stmt api_stmts[] = {
      "     ORDER BY c.name, a.service_type)"
      "   FROM agreement a JOIN commissioner c ON c.code = a.commissioner_code"
      "   WHERE a.organisation_id = o.id AND a.status = 'active'), '[]'::jsonb),"
+     /* Ofsted's judgements of the settings it claims (register facts, public; no address). */
+     " 'ofsted', coalesce((SELECT jsonb_agg(jsonb_build_object('urn', s.urn,"
+     "     'provision_type', s.provision_type, 'local_authority', s.local_authority,"
+     "     'registration_status', s.registration_status,"
+     "     'rating', CASE s.overall_rating WHEN 'Outstanding' THEN 'outstanding' WHEN 'Good' THEN 'good'"
+     "       WHEN 'Requires improvement to be good' THEN 'requires_improvement'"
+     "       WHEN 'Inadequate' THEN 'inadequate' END,"
+     "     'supported_accommodation_outcome', s.sa_outcome, 'inspected_on', s.latest_inspection_date)"
+     "     ORDER BY s.urn)"
+     "   FROM ofsted_setting s WHERE s.urn IN ("
+     "     SELECT q.ofsted_urn FROM qualification q WHERE q.organisation_id = o.id AND q.status = 'active'"
+     "     UNION SELECT si.ofsted_urn FROM site si WHERE si.organisation_id = o.id)), '[]'::jsonb),"
      /* the public view of its sites, exactly as /v1/directory shows them (schema/0008) */
      " 'sites', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
      "     'service_type', e.service_type, 'rating', e.rating,"

@@ -19,7 +19,14 @@
 #define AQPD_DEFAULT_CRITERIA_DIR "criteria"
 #endif
 
-enum key_kind { K_STR, K_U64, K_LISTEN, K_LOGLEVEL };
+enum key_kind {
+    K_STR,      /* non-empty text */
+    K_U64,      /* integer in [min, max] */
+    K_LISTEN,   /* host:port */
+    K_LOGLEVEL, /* debug | info | warn | error */
+    K_TILE,     /* "" or an https tile URL template (cfg_tile_origin) */
+    K_TEXT,     /* printable text, may be empty, at most 300 bytes */
+};
 
 struct key_def {
     const char *name;
@@ -51,6 +58,8 @@ static const struct key_def keys[] = {
     {"db_queue_max", U64(db_queue_max, 1, 1000000)},
     {"signup_per_hour", U64(signup_per_hour, 1, 1000000)},
     {"sweep_interval_s", U64(sweep_interval_s, 1, 86400)},
+    {"tile_url", K_TILE, offsetof(struct cfg, tile_url), 0, 0},
+    {"tile_attribution", K_TEXT, offsetof(struct cfg, tile_attribution), 0, 0},
     {"vacancy_max_age_s", U64(vacancy_max_age_s, 60, 31536000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -79,6 +88,8 @@ void cfg_defaults(struct cfg *c)
     c->db_queue_max = LIMIT_DB_QUEUE;
     c->signup_per_hour = LIMIT_SIGNUP_PER_HOUR;
     c->sweep_interval_s = LIMIT_SWEEP_INTERVAL_S;
+    c->tile_url = xstrdup("");
+    c->tile_attribution = xstrdup("");
     c->vacancy_max_age_s = LIMIT_VACANCY_MAX_AGE_S;
 }
 
@@ -124,6 +135,47 @@ bool cfg_parse_listen(const char *s, char **host, uint16_t *port)
     return true;
 }
 
+bool cfg_tile_origin(const char *url, char *origin, size_t len)
+{
+    static const char scheme[] = "https://";
+    if (len == 0)
+        return false;
+    origin[0] = '\0';
+    if (*url == '\0')
+        return true;
+    size_t ul = strlen(url);
+    if (ul > CFG_TILE_URL_MAX || strncmp(url, scheme, sizeof scheme - 1) != 0)
+        return false;
+    for (const char *p = url; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>\\;,`^|", *p))
+            return false;
+    const char *host = url + sizeof scheme - 1;
+    const char *slash = strchr(host, '/');
+    if (!slash)
+        return false;
+    bool sub = strncmp(host, "{s}.", 4) == 0;
+    const char *h = sub ? host + 4 : host;
+    if (h == slash)
+        return false;
+    for (const char *p = h; p < slash; p++) {
+        if (*p == ':') { /* a port: digits to the slash */
+            if (p + 1 == slash || strspn(p + 1, "0123456789") != (size_t)(slash - p - 1))
+                return false;
+            break;
+        }
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+            return false;
+    }
+    if (!strstr(slash, "{z}") || !strstr(slash, "{x}") || !strstr(slash, "{y}"))
+        return false;
+    int w = snprintf(origin, len, "%s%s%.*s", scheme, sub ? "*." : "", (int)(slash - h), h);
+    if (w < 0 || (size_t)w >= len) {
+        origin[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 bool cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const struct key_def *k = NULL;
@@ -162,6 +214,29 @@ bool cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_
         enum log_level l;
         if (!log_parse_level(value, &l)) {
             snprintf(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", key, value);
+            return false;
+        }
+        break;
+    }
+    case K_TILE: {
+        char origin[CFG_TILE_URL_MAX + 1];
+        if (!cfg_tile_origin(value, origin, sizeof origin)) {
+            snprintf(err, errlen,
+                     "%s: \"%.200s\" is not empty or an https URL template with {z}, {x} and {y} "
+                     "(host: letters, digits, dots, hyphens, optional {s}. prefix and :port)",
+                     key, value);
+            return false;
+        }
+        break;
+    }
+    case K_TEXT: {
+        size_t l = strlen(value);
+        bool ok = l <= 300;
+        for (size_t i = 0; ok && i < l; i++)
+            ok = (unsigned char)value[i] >= ' ' && value[i] != 0x7f;
+        if (!ok) {
+            snprintf(err, errlen, "%s: must be at most 300 bytes of text without control characters",
+                     key);
             return false;
         }
         break;

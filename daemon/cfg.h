@@ -36,6 +36,8 @@ struct cfg {
     uint64_t db_queue_max;
     uint64_t signup_per_hour; /* public sign-ups admitted per client address per hour */
     uint64_t sweep_interval_s; /* how often qualifications are lapsed / register-checked */
+    char *tile_url;         /* map tile URL template for the web page; "" = no tiles */
+    char *tile_attribution; /* plain text credit the map shows for those tiles; may be "" */
     uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
 };
 
@@ -67,6 +69,18 @@ bool cfg_validate(const struct cfg *c, bool need_tls, char *err, size_t errlen) 
 
 /* defaults + optional file + environment + validation, in that order. */
 bool cfg_build(struct cfg *c, const char *path, bool need_tls, char *err, size_t errlen) WUR;
+
+/*
+ * Checks a map tile URL template (tile_url) and writes into `origin` (len bytes) the origin the
+ * web page's Content-Security-Policy must admit for it: "" for "" (no tiles); for
+ * "https://{s}.tile.example.org/{z}/{x}/{y}.png", "https://" + "*.tile.example.org" ({s}.
+ * becomes a wildcard label). False when the template is not https, has a host other than
+ * letters, digits, dots and hyphens (with an optional "{s}." first label and ":port"), lacks
+ * {z}, {x} or {y}, is longer than CFG_TILE_URL_MAX, or has a character that could break out of
+ * a header or a URL (space, quotes, angle brackets, backslash, semicolon, comma, controls).
+ */
+#define CFG_TILE_URL_MAX 500
+bool cfg_tile_origin(const char *url, char *origin, size_t len) WUR;
 
 /* Parses "host:port" or "[v6]:port" into its parts (host is allocated). */
 bool cfg_parse_listen(const char *s, char **host, uint16_t *port) WUR;

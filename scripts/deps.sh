@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages aqpd needs to build, run and test, when they are missing.
 # As root: apt-get update + apt-get install (noninteractive). As anyone else: prints the exact
 # `sudo apt-get install ...` line and exits 1 if something is missing. A no-op (one dpkg-query)
-# when everything is present. Extra package names may be given as arguments (the benchmark
-# asks for wrk and nginx-light this way).
+# when everything is present. Extra package names may be given as arguments (scripts/test.sh
+# asks for chromium, the browser tests/integration/web.sh drives headless, so that running the
+# service does not need it; the benchmark asks for wrk and nginx-light).
 set -euo pipefail
 
 packages=(

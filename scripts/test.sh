@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (scripts/deps.sh, and Redocly CLI into
-# tests/tools/node_modules with npm ci), builds build/ (normal) and build-asan/ (AddressSanitizer
+# Runs every test: installs what is missing (scripts/deps.sh, and Redocly CLI and playwright-core
+# into tests/tools/node_modules with npm ci), builds build/ (normal) and build-asan/ (AddressSanitizer
 # + UndefinedBehaviorSanitizer), and runs ctest in each: cmocka unit tests and the integration
 # tests against the real aqpd and a private PostgreSQL cluster. Ends with one line
 # "N passed, N failed" (totals over both builds; a build that fails counts as one failure) and
@@ -22,20 +22,22 @@ failed=0
 
 say() { echo "test.sh: $*" >&2; }
 
-if ! scripts/deps.sh; then
+# chromium: the browser tests/integration/web.sh drives (headless, through playwright-core).
+if ! scripts/deps.sh chromium; then
   say "missing system packages (see above)"
   echo "0 passed, 1 failed"
   exit 1
 fi
 
-# ---- Redocly CLI (openapi_lint) and Ajv (hsds_validate) ----
+# ---- npm tools: Redocly CLI (openapi_lint), playwright-core (web, with Debian's chromium), Ajv (hsds_validate) ----
 tools=$ROOT/tests/tools
-if [[ ! -x "$tools/node_modules/.bin/redocly" || ! -f "$tools/node_modules/ajv-formats/package.json" ||
+if [[ ! -x "$tools/node_modules/.bin/redocly" || ! -f "$tools/node_modules/playwright-core/package.json" ||
+  ! -f "$tools/node_modules/ajv-formats/package.json" ||
   "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]]; then
-  say "installing Redocly CLI and Ajv into tests/tools/node_modules (npm ci)"
+  say "installing Redocly CLI, playwright-core and Ajv into tests/tools/node_modules (npm ci)"
   if ! (cd "$tools" && timeout 900 npm ci --no-audit --no-fund --loglevel=error >&2); then
-    # Not fatal here: openapi_lint and hsds_validate fail and are counted.
-    say "npm ci failed; the openapi_lint and hsds_validate tests will fail"
+    # Not fatal here: openapi_lint, web and hsds_validate fail and are counted.
+    say "npm ci failed; the openapi_lint, web and hsds_validate tests will fail"
   fi
 fi
 

@@ -30,6 +30,11 @@ GET    /healthz                                 200  200   200   200  200  200
 GET    /readyz                                  200  200   200   200  200  200
 GET    /metrics                                 200  200   200   200  200  200
 GET    /openapi.json                            200  200   200   200  200  200
+GET    /                                        200  200   200   200  200  200
+GET    /config.json                             200  200   200   200  200  200
+GET    /assets/{file}                           200  200   200   200  200  200
+GET    /assets/leaflet/{file}                   200  200   200   200  200  200
+GET    /assets/leaflet/images/{file}            200  200   200   200  200  200
 GET    /v1/service-types                        200  200   200   200  200  200
 GET    /v1/criteria                             200  200   200   200  200  200
 POST   /v1/criteria                             401  403   403   403  403  201
@@ -103,7 +108,7 @@ for r in "${ROUTES[@]}"; do
 done
 while read -r m p _; do
   [[ -z "$m" || "$m" == '#'* ]] && continue
-  printf '%s\n' "${ROUTES[@]}" | grep -qxF "$m $p" || fail "the table's '$m $p' is not in api/routes.c"
+  grep -qxF "$m $p" <<<"$(printf '%s\n' "${ROUTES[@]}")" || fail "the table's '$m $p' is not in api/routes.c"
 done <<<"$EXPECTED_TABLE"
 
 # ---- keys, organisations and the objects the matrix works on ----
@@ -239,6 +244,9 @@ target() {
   "POST /v1/agreements/{id}/terminate")
     REQ_PATH=${p/\{id\}/$AG_TERM} REQ_BODY="{\"reason\": \"terminated with the $role key\", \"end_date\": \"$(date -u -d '+90 days' +%F)\"}" ;;
   "GET /v1/providers/{id}") REQ_PATH=${p/\{id\}/$ORG_A} ;;
+  "GET /assets/{file}") REQ_PATH=/assets/app.js ;;
+  "GET /assets/leaflet/{file}") REQ_PATH=/assets/leaflet/leaflet.js ;;
+  "GET /assets/leaflet/images/{file}") REQ_PATH=/assets/leaflet/images/marker-icon.png ;;
   "PUT /v1/sites/{id}/vacancies") REQ_PATH=${p/\{id\}/$SITE_A} REQ_BODY='{"places": 1}' ;;
   # The board's POST /v1/publications (allowed calls run in route order) makes number 1.
   "GET /v1/publications/{n}"*) REQ_PATH=${p/\{n\}/1} ;;

@@ -537,6 +537,9 @@ expect_status 200 "provider A's public page without a key"
 assert_eq "Zen Care and Education Limited $BRAD,$LEEDS Bradford,Leeds childrens-home" \
   "$(jb '"\(.name) \([.agreements[].commissioner_code] | sort | join(",")) \([.agreements[].commissioner_name] | sort | join(",")) \([.qualifications[].service_type] | join(","))"')" \
   "provider A's public page: councils with active agreements (Manchester's terminated one is not listed)"
+assert_eq "2775403 Children's home $(cm_sql "SELECT lower(replace(overall_rating, 'Requires improvement to be good', 'requires_improvement')) FROM ofsted_setting WHERE urn = '2775403'")" \
+  "$(jb '[.ofsted[] | "\(.urn) \(.provision_type) \(.rating // "none")"] | join("|")')" \
+  "provider A's public page: Ofsted's judgement of the setting it qualified on"
 assert_eq "" "$(jb '[paths | .[] | strings | select(test("^(address|address_private|postcode|contacts|email|phone|api_key|key|key_hash|answers|results|price_pence|lat|lon)$"))] | unique | join(",")')" \
   "provider A's public page: no confidential member"
 for secret in "$A_EMAIL" "$A_PHONE" "$A_CONTACT" "$A_ADDRESS" "$A_POSTCODE" "Hilltop" "$A_KEY" aqpd_ \

@@ -114,6 +114,65 @@ static const char *bad_env(const char *name)
     return strcmp(name, "AQPD_IDLE_TIMEOUT_S") == 0 ? "forever" : NULL;
 }
 
+static void test_tile_url(void **state)
+{
+    (void)state;
+    struct {
+        const char *url;
+        const char *origin; /* NULL: refused */
+    } cases[] = {
+        {"", ""},
+        {"https://tile.openstreetmap.org/{z}/{x}/{y}.png", "https://tile.openstreetmap.org"},
+        {"https://{s}.tile.example.org/{z}/{x}/{y}{r}.png", "https://*.tile.example.org"},
+        {"https://tiles.example.org:8443/v1/{z}/{y}/{x}?key=abc&style=light",
+         "https://tiles.example.org:8443"},
+        {"http://tile.openstreetmap.org/{z}/{x}/{y}.png", NULL},    /* not https */
+        {"https://tile.openstreetmap.org/{z}/{x}.png", NULL},       /* no {y} */
+        {"https://tile.openstreetmap.org", NULL},                   /* no path */
+        {"https:///{z}/{x}/{y}.png", NULL},                         /* no host */
+        {"https://{s}./{z}/{x}/{y}.png", NULL},                     /* nothing after {s}. */
+        {"https://a.{s}.example.org/{z}/{x}/{y}.png", NULL},        /* {s} not first */
+        {"https://tile.example.org:/{z}/{x}/{y}.png", NULL},        /* empty port */
+        {"https://tile.example.org:80a/{z}/{x}/{y}.png", NULL},     /* bad port */
+        {"https://evil.org; script-src */{z}/{x}/{y}", NULL},       /* CSP injection */
+        {"https://t.example.org/{z}/{x}/{y}.png\r\nX-Evil: 1", NULL}, /* header injection */
+        {"https://t.example.org/{z}/{x}/{y}\".png", NULL},
+        {"https://t.example.org/{z}/{x}/{y},.png", NULL},
+        {"https://t_x.example.org/{z}/{x}/{y}.png", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char origin[CFG_TILE_URL_MAX + 1] = "unchanged";
+        bool ok = cfg_tile_origin(cases[i].url, origin, sizeof origin);
+        if (ok != (cases[i].origin != NULL))
+            fail_msg("tile_url \"%s\": expected %s", cases[i].url,
+                     cases[i].origin ? "accepted" : "refused");
+        if (ok && strcmp(origin, cases[i].origin) != 0)
+            fail_msg("tile_url \"%s\": origin \"%s\", expected \"%s\"", cases[i].url, origin,
+                     cases[i].origin);
+    }
+    char long_url[CFG_TILE_URL_MAX + 64];
+    snprintf(long_url, sizeof long_url, "https://t.example.org/{z}/{x}/{y}/%0*d", CFG_TILE_URL_MAX, 0);
+    char origin[64];
+    assert_false(cfg_tile_origin(long_url, origin, sizeof origin));
+
+    struct cfg c;
+    char err[512] = "";
+    cfg_defaults(&c);
+    assert_string_equal(c.tile_url, "");
+    assert_string_equal(c.tile_attribution, "");
+    assert_true(cfg_parse_text(&c,
+                               "tile_url = https://tile.openstreetmap.org/{z}/{x}/{y}.png\n"
+                               "tile_attribution = (c) OpenStreetMap contributors\n",
+                               "t.conf", err, sizeof err));
+    assert_string_equal(c.tile_url, "https://tile.openstreetmap.org/{z}/{x}/{y}.png");
+    assert_string_equal(c.tile_attribution, "(c) OpenStreetMap contributors");
+    assert_true(cfg_parse_text(&c, "tile_url =\ntile_attribution =\n", "t.conf", err, sizeof err));
+    assert_string_equal(c.tile_url, "");
+    cfg_free(&c);
+    expect_error("tile_url = http://tile.openstreetmap.org/{z}/{x}/{y}.png", "t.conf:1: tile_url:");
+    expect_error("tile_url = https://x.org/{z}/{x}.png", "tile_url:");
+}
+
 static void test_env_overrides_file(void **state)
 {
     (void)state;
@@ -179,7 +238,7 @@ int main(void)
         cmocka_unit_test(test_defaults),          cmocka_unit_test(test_parse_text),
         cmocka_unit_test(test_bad_values_name_the_key), cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_env_overrides_file), cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_load_file),         cmocka_unit_test(test_tile_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,30 @@ static void test_static_routes(void **state)
     assert_null(r);
     assert_false(pm);
     r = api_route_match("GET", "/", params, &n, &pm);
+    assert_non_null(r); /* the web page */
+    assert_string_equal(r->pattern, "/");
+    assert_int_equal(n, 0);
+    r = api_route_match("GET", "//", params, &n, &pm);
+    assert_null(r);
+    assert_false(pm);
+    r = api_route_match("POST", "/", params, &n, &pm);
+    assert_null(r);
+    assert_true(pm);
+
+    /* Assets: one segment per level; the deeper pattern wins only at its depth. */
+    r = api_route_match("GET", "/assets/app.js", params, &n, &pm);
+    assert_non_null(r);
+    assert_string_equal(r->pattern, "/assets/{file}");
+    assert_int_equal(n, 1);
+    assert_string_equal(params[0], "app.js");
+    free(params[0]);
+    params[0] = NULL;
+    r = api_route_match("GET", "/assets/leaflet/images/layers.png", params, &n, &pm);
+    assert_non_null(r);
+    assert_string_equal(r->pattern, "/assets/leaflet/images/{file}");
+    free(params[0]);
+    params[0] = NULL;
+    r = api_route_match("GET", "/assets/a/b/c/d", params, &n, &pm);
     assert_null(r);
     assert_false(pm);
 }
