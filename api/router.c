@@ -680,9 +680,6 @@ static void stream_pump(struct api_stream *st)
         }
         evbuffer_free(st->ready);
         st->ready = NULL;
-        if (st->more && !st->job)
-            stream_read_next(st);
-        return;
     }
     if (!st->ready && st->more && !st->job)
         stream_read_next(st);

@@ -27,13 +27,14 @@ CREATE FUNCTION pub_outcode(postcode text) RETURNS text LANGUAGE sql IMMUTABLE A
     SELECT substring(upper(postcode) FROM '^([A-Z]{1,2}[0-9][A-Z0-9]?) ?[0-9][A-Z]{2}$')
 $$;
 
--- The service types a site delivers: the active qualifications of its organisation that name
--- this site's Ofsted URN, or, for a qualification without a URN, the sites without one.
+-- The service types a site delivers in the directory: its organisation's active
+-- qualifications, among the site's service_types (schema/0008; an empty list means all of the
+-- organisation's), as the search index counts them.
 CREATE FUNCTION pub_site_services(s site) RETURNS text[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(q.service_type ORDER BY q.service_type), '{}')
     FROM qualification q
     WHERE q.organisation_id = s.organisation_id AND q.status = 'active'
-      AND (q.ofsted_urn = s.ofsted_urn OR (q.ofsted_urn IS NULL AND s.ofsted_urn IS NULL))
+      AND (cardinality(s.service_types) = 0 OR q.service_type = ANY (s.service_types))
 $$;
 
 CREATE FUNCTION publication_snapshot() RETURNS TABLE (section text, key text, item jsonb)
