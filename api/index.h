@@ -149,7 +149,8 @@ struct idx_entry {
     const struct idx_agreement *agreements; /* at most one per commissioner */
     size_t n_agreements;
     /* Opaque text the index stores and returns but never reads: what the API shows of the
-       entry in each view (api/search.c keeps JSON members there). May be NULL or "". */
+       entry beyond these fields (api/search.c keeps a few site facts there, as JSON members).
+       May be NULL or "". */
     const char *display_public;
     const char *display_private;
 };

@@ -28,7 +28,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Sites per page of a full load: big enough that a million sites take 50 round trips, small
- * enough that one page's result (about 1 KB per entry) stays a few tens of MB. */
+ * enough that one page's result (about 400 bytes per entry) stays under 10 MB. */
 #define PAGE_SITES "20000"
 /* Organisations per reload batch; beyond the pending limit a full reload is cheaper. */
 #define BATCH_ORGS 500
@@ -202,17 +202,167 @@ static void reftab_load(struct reftab *t, PGresult *const *res)
     qsort(t->offers, t->n_offers, sizeof *t->offers, cmp_offer);
 }
 
+/* ---- output: a growable buffer the reply takes over ---- */
+
+struct sb {
+    char *p;
+    size_t n, cap;
+};
+
+static void sb_need(struct sb *b, size_t more)
+{
+    if (b->n + more <= b->cap)
+        return;
+    size_t c = b->cap ? b->cap : 16384;
+    while (c < b->n + more)
+        c *= 2;
+    b->p = xrealloc(b->p, c);
+    b->cap = c;
+}
+
+static void sb_put(struct sb *b, const char *s, size_t n)
+{
+    sb_need(b, n);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        sb_put(b, tmp, (size_t)k < sizeof tmp ? (size_t)k : sizeof tmp - 1);
+}
+
+/* A decimal integer, without printf (this runs for every number of every answer). */
+static void sb_int(struct sb *b, long long v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sb_put(b, p, (size_t)(e - p));
+}
+
+/* A non-negative number with three decimals (distances: metres). */
+static void sb_fixed3(struct sb *b, double x)
+{
+    long long m = llround(x * 1000.0);
+    sb_int(b, m / 1000);
+    char f[4] = {'.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10), (char)('0' + m % 10)};
+    sb_put(b, f, 4);
+}
+
+/* A JSON string. Input is valid UTF-8 (the database's); control characters are escaped. */
+static void sb_str(struct sb *b, const char *s)
+{
+    sb_need(b, 2);
+    b->p[b->n++] = '"';
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sb_put(b, run, (size_t)(s - run));
+        if (c == '"')
+            sb_puts(b, "\\\"");
+        else if (c == '\\')
+            sb_puts(b, "\\\\");
+        else
+            sb_printf(b, "\\u%04x", c);
+        run = s + 1;
+    }
+    sb_put(b, run, (size_t)(s - run));
+    sb_put(b, "\"", 1);
+}
+
+static void sb_free_cb(const void *data, size_t len, void *arg)
+{
+    (void)len, (void)arg;
+    free((void *)data);
+}
+
+static void sb_reply(struct api_ctx *ctx, struct sb *b)
+{
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_reference(out, b->p, b->n, sb_free_cb, NULL);
+    b->p = NULL;
+    api_reply_json(ctx, 200, out);
+}
+
 /* ---- rows into entries ---- */
 
 enum {
     C_KEY, C_SITE, C_ORG, C_ORG_NAME, C_SITE_NAME, C_ST, C_TIERS, C_STATUS, C_SECTOR, C_REGION,
     C_LA, C_LAT, C_LON, C_PLAT, C_PLON, C_PRIVATE, C_RATING, C_AGE_MIN, C_AGE_MAX, C_VAC,
-    C_VAC_AT, C_DESC, C_AGREEMENTS, C_DISP_PUB, C_DISP_PRIV, C_COUNT
+    C_VAC_AT, C_DESC, C_AGREEMENTS, C_PREC, C_PUB_PREC, C_DISTRICT, C_URN, C_PLACES, C_ADDRESS,
+    C_POSTCODE, C_COUNT
 };
 
 static const char *val(const PGresult *r, int row, int c)
 {
     return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
+}
+
+/*
+ * What the index keeps of an entry's display, beyond its own fields (api/index.h calls them
+ * opaque texts; only this file reads them):
+ *   display_public   two letters, where the precise and the public point come from (s site,
+ *                    d district, l local authority), then the site's JSON members that every
+ *                    view shows and the entry does not hold: "district", "ofsted_urn", "places";
+ *   display_private  the members that only the commissioner view shows of a private site (a
+ *                    children's home) and every view shows of another: "address", "postcode";
+ *                    NULL when there are none.
+ * The names of its council and region come from the reference tables when an answer is
+ * rendered (put_hit), so the index holds a few dozen bytes per entry here instead of the two
+ * rendered JSON texts (about 650 bytes) index_entries() returns.
+ */
+static char precision_letter(const char *p)
+{
+    return p && p[0] == 's' ? 's' : p && p[0] == 'd' ? 'd' : 'l';
+}
+
+/* "name":"v" after any members at or beyond offset `from` of b; nothing for NULL. */
+static void member_str(struct sb *b, size_t from, const char *name, const char *v)
+{
+    if (!v)
+        return;
+    if (b->n > from)
+        sb_put(b, ",", 1);
+    sb_str(b, name);
+    sb_put(b, ":", 1);
+    sb_str(b, v);
+}
+
+static void display_texts(const PGresult *r, int i, struct sb *pub, struct sb *priv)
+{
+    char head[2] = {precision_letter(val(r, i, C_PREC)), precision_letter(val(r, i, C_PUB_PREC))};
+    sb_put(pub, head, 2);
+    member_str(pub, 2, "district", val(r, i, C_DISTRICT));
+    member_str(pub, 2, "ofsted_urn", val(r, i, C_URN));
+    if (val(r, i, C_PLACES)) {
+        sb_puts(pub, pub->n > 2 ? ",\"places\":" : "\"places\":");
+        sb_int(pub, atoll(val(r, i, C_PLACES)));
+    }
+    sb_put(pub, "", 1); /* the index copies C strings */
+    if (val(r, i, C_ADDRESS) || val(r, i, C_POSTCODE)) {
+        member_str(priv, 0, "address", val(r, i, C_ADDRESS));
+        member_str(priv, 0, "postcode", val(r, i, C_POSTCODE));
+        sb_put(priv, "", 1);
+    }
 }
 
 /* Upserts row `i`; false (logged) when the index refuses it. */
@@ -245,8 +395,11 @@ static bool upsert_row(struct idx *ix, const PGresult *r, int i)
     e.vacancies = val(r, i, C_VAC) ? atoi(val(r, i, C_VAC)) : -1;
     e.vacancies_at = val(r, i, C_VAC_AT) ? strtoll(val(r, i, C_VAC_AT), NULL, 10) : 0;
     e.description = val(r, i, C_DESC);
-    e.display_public = val(r, i, C_DISP_PUB);
-    e.display_private = val(r, i, C_DISP_PRIV);
+    static struct sb pub, priv; /* reused: one loop loads */
+    pub.n = priv.n = 0;
+    display_texts(r, i, &pub, &priv);
+    e.display_public = pub.p;
+    e.display_private = priv.n ? priv.p : NULL;
 
     /* "E08000035 active 12345 week,E09000001 suspended 5000 night" */
     struct idx_agreement ag[IDX_MAX_AGREEMENTS];
@@ -588,107 +741,6 @@ void search_metrics(struct evbuffer *out)
                         (unsigned long long)S.last_full_ms, S.n_pending + S.n_batch);
 }
 
-/* ---- output: a growable buffer the reply takes over ---- */
-
-struct sb {
-    char *p;
-    size_t n, cap;
-};
-
-static void sb_need(struct sb *b, size_t more)
-{
-    if (b->n + more <= b->cap)
-        return;
-    size_t c = b->cap ? b->cap : 16384;
-    while (c < b->n + more)
-        c *= 2;
-    b->p = xrealloc(b->p, c);
-    b->cap = c;
-}
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-    sb_need(b, n);
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[256];
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        sb_put(b, tmp, (size_t)k < sizeof tmp ? (size_t)k : sizeof tmp - 1);
-}
-
-/* A decimal integer, without printf (this runs for every number of every answer). */
-static void sb_int(struct sb *b, long long v)
-{
-    char tmp[24], *e = tmp + sizeof tmp, *p = e;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    sb_put(b, p, (size_t)(e - p));
-}
-
-/* A non-negative number with three decimals (distances: metres). */
-static void sb_fixed3(struct sb *b, double x)
-{
-    long long m = llround(x * 1000.0);
-    sb_int(b, m / 1000);
-    char f[4] = {'.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10), (char)('0' + m % 10)};
-    sb_put(b, f, 4);
-}
-
-/* A JSON string. Input is valid UTF-8 (the database's); control characters are escaped. */
-static void sb_str(struct sb *b, const char *s)
-{
-    sb_need(b, 2);
-    b->p[b->n++] = '"';
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sb_put(b, run, (size_t)(s - run));
-        if (c == '"')
-            sb_puts(b, "\\\"");
-        else if (c == '\\')
-            sb_puts(b, "\\\\");
-        else
-            sb_printf(b, "\\u%04x", c);
-        run = s + 1;
-    }
-    sb_put(b, run, (size_t)(s - run));
-    sb_put(b, "\"", 1);
-}
-
-static void sb_free_cb(const void *data, size_t len, void *arg)
-{
-    (void)len, (void)arg;
-    free((void *)data);
-}
-
-static void sb_reply(struct api_ctx *ctx, struct sb *b)
-{
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, b->p, b->n, sb_free_cb, NULL);
-    b->p = NULL;
-    api_reply_json(ctx, 200, out);
-}
-
 static void rfc3339(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
@@ -1000,12 +1052,108 @@ static const char *param_name(enum idx_param p)
 
 /* ---- the answer ---- */
 
-/* The display text's members, without its braces ("{...}" from the database). */
-static void put_members(struct sb *b, const char *display)
+/*
+ * A coordinate as index_entries() shows it, round(x::numeric, 5): PostgreSQL turns the double
+ * into its 15 significant digits, then rounds half away from zero to five decimals, and has no
+ * "-0". Done here the same way so that a provider's page (SQL) and the directory (this file)
+ * never disagree by a last digit.
+ */
+static void sb_coord(struct sb *b, double x)
 {
-    size_t n = strlen(display);
-    if (n >= 2 && display[0] == '{' && display[n - 1] == '}')
-        sb_put(b, display + 1, n - 2);
+    char t[40];
+    /* d.dddddddddddddde[+-]XX: 15 significant digits */
+    if (!isfinite(x) || snprintf(t, sizeof t, "%.14e", fabs(x)) <= 0) {
+        sb_puts(b, "0.00000");
+        return;
+    }
+    uint64_t m = 0;
+    for (const char *p = t; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            m = m * 10 + (uint64_t)(*p - '0');
+    int e = atoi(strchr(t, 'e') + 1); /* x = m * 10^(e - 14) */
+    int shift = e - 14 + 5;           /* x * 10^5 = m * 10^shift */
+    uint64_t v;                       /* |x| * 10^5, rounded */
+    if (shift >= 0) {
+        v = m;
+        for (int i = 0; i < shift && v < UINT64_MAX / 10; i++)
+            v *= 10;
+    } else if (shift < -18) {
+        v = 0;
+    } else {
+        uint64_t p10 = 1;
+        for (int i = 0; i < -shift; i++)
+            p10 *= 10;
+        v = m / p10 + (m % p10 >= p10 / 2 ? 1 : 0); /* half away from zero */
+    }
+    char o[48];
+    int k = snprintf(o, sizeof o, "%s%llu.%05llu", x < 0 && v ? "-" : "",
+                     (unsigned long long)(v / 100000), (unsigned long long)(v % 100000));
+    if (k > 0)
+        sb_put(b, o, (size_t)k);
+}
+
+static const char *precision_name(char c)
+{
+    return c == 's' ? "site" : c == 'd' ? "district" : "local_authority";
+}
+
+/* {"code":…,"name":…} of a council or region, when the reference tables know the code. */
+static void put_place(struct sb *b, const char *member, const struct ref_point *v, size_t n,
+                      const char *code)
+{
+    const struct ref_point *p = code && *code ? ref_find(v, n, code) : NULL;
+    if (!p)
+        return;
+    sb_puts(b, member);
+    sb_puts(b, "{\"code\":");
+    sb_str(b, p->code);
+    if (p->name) {
+        sb_puts(b, ",\"name\":");
+        sb_str(b, p->name);
+    }
+    sb_puts(b, "}");
+}
+
+/* The members "provider", "site" and "location" of a hit, in the view's redaction (see
+   display_texts): a private site's name, address and postcode only for the commissioner view,
+   and its point the public one (district or council) in the public view. */
+static void put_display(struct sb *b, const struct idx_entry *e, bool priv)
+{
+    const char *pub = e->display_public && strlen(e->display_public) >= 2 ? e->display_public : "ll";
+    bool full = priv || !e->address_private;
+    sb_puts(b, "\"provider\":{\"id\":");
+    sb_str(b, e->organisation_id);
+    sb_puts(b, ",\"name\":");
+    sb_str(b, e->organisation_name);
+    sb_puts(b, ",\"sector\":");
+    if (e->sector && *e->sector)
+        sb_str(b, e->sector);
+    else
+        sb_puts(b, "null");
+    sb_puts(b, "},\"site\":{\"id\":");
+    sb_str(b, e->site_id);
+    if (full && e->site_name && *e->site_name) {
+        sb_puts(b, ",\"name\":");
+        sb_str(b, e->site_name);
+    }
+    if (full && e->display_private && *e->display_private) {
+        sb_put(b, ",", 1);
+        sb_puts(b, e->display_private);
+    }
+    if (pub[2]) {
+        sb_put(b, ",", 1);
+        sb_puts(b, pub + 2);
+    }
+    sb_puts(b, e->address_private ? ",\"address_private\":true" : ",\"address_private\":false");
+    put_place(b, ",\"local_authority\":", S.ref.councils, S.ref.n_councils, e->la);
+    put_place(b, ",\"region\":", S.ref.regions, S.ref.n_regions, e->region);
+    sb_puts(b, "},\"location\":{\"lat\":");
+    sb_coord(b, priv ? e->precise_lat : e->lat);
+    sb_puts(b, ",\"lon\":");
+    sb_coord(b, priv ? e->precise_lon : e->lon);
+    sb_puts(b, ",\"precision\":\"");
+    sb_puts(b, precision_name(priv ? pub[0] : pub[1]));
+    sb_puts(b, "\"}");
 }
 
 static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *P,
@@ -1027,8 +1175,7 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
     sb_puts(b, "],\"status\":\"");
     sb_puts(b, idx_status_name(e->status));
     sb_puts(b, "\",");
-    put_members(b, priv && e->display_private && *e->display_private ? e->display_private
-                                                                      : e->display_public);
+    put_display(b, e, priv);
     if (e->rating != IDX_RATING_NONE) {
         sb_puts(b, ",\"rating\":\"");
         sb_puts(b, idx_rating_name(e->rating));

@@ -3,8 +3,9 @@
  * in-memory index (api/index) with PostgreSQL as the record (DESIGN.md §7, §9).
  *
  * Loading: at start, and whenever the database comes back after being unreachable, the whole
- * index is rebuilt from index_entries() (schema/0008) in pages of sites, into a new index that
- * replaces the served one when complete; until the first load completes searches answer 503.
+ * index is rebuilt from index_rows() (schema/0010: plain columns, of which search.c renders each
+ * hit's provider, site and location) in pages of sites, into a new index that replaces the
+ * served one when complete; until the first load completes searches answer 503.
  * The reference tables the parameters are checked against (service types, regions, councils
  * and their prices, postcode districts) are loaded alongside.
  *

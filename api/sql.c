@@ -556,7 +556,7 @@ const struct db_stmt api_stmts[] = {
 
     /* $1 the last site id loaded $2 sites per page */
     {"search_page",
-     "SELECT * FROM index_entries(ARRAY(SELECT id FROM site WHERE id > $1::uuid"
+     "SELECT * FROM index_rows(ARRAY(SELECT id FROM site WHERE id > $1::uuid"
      " ORDER BY id LIMIT $2::int))"},
     /* the page's last site id; NULL when there are no more sites */
     {"search_page_last",
@@ -564,7 +564,7 @@ const struct db_stmt api_stmts[] = {
      " ORDER BY id LIMIT $2::int) s ORDER BY id DESC LIMIT 1)"},
     /* $1 organisation ids (uuid[] text) */
     {"search_orgs",
-     "SELECT * FROM index_entries(ARRAY(SELECT id FROM site"
+     "SELECT * FROM index_rows(ARRAY(SELECT id FROM site"
      " WHERE organisation_id = ANY ($1::uuid[])))"},
     {"search_ref_districts", "SELECT outcode, lat, lon FROM postcode_district"},
     {"search_ref_councils", "SELECT code, name, region_code, lat, lon FROM commissioner"},

@@ -290,6 +290,37 @@ node "$SEARCH_ORACLE" walkchange "$T/truth.json" \
 note "walk while changing: $(<"$T/walk.out")"
 search_truth "$T/truth.json"
 
+# ---- one rendering: a hit's provider, site and location equal its provider page's ----
+# /v1/directory renders them in C from index_rows() (schema/0010); /v1/providers/{id} renders
+# them in SQL (index_entries()). Three pages by name, then each provider of those hits.
+: >"$T/hits.ndjson"
+CUR=''
+for _ in 1 2 3; do
+  sreq GET "$D?limit=100&sort=name${CUR:+&cursor=$(jq -rn --arg c "$CUR" '$c | @uri')}" -
+  expect_status 200 "a directory page by name"
+  jq -c '.items[] | {site, location, service_type, org: .provider.id}' <<<"$HTTP_BODY" >>"$T/hits.ndjson"
+  CUR=$(jq -r '.next_cursor // empty' <<<"$HTTP_BODY")
+done
+: >"$T/pages.ndjson"
+for org in $(jq -r .org "$T/hits.ndjson" | sort -u); do
+  sreq GET "/v1/providers/$org" -
+  expect_status 200 "provider $org"
+  jq -c --arg o "$org" '{org: $o, sites}' <<<"$HTTP_BODY" >>"$T/pages.ndjson"
+done
+# Every hit against its provider page's entry for the same site and service type.
+jq -n --slurpfile hits "$T/hits.ndjson" --slurpfile pages "$T/pages.ndjson" '
+  ($pages | map({(.org): .sites}) | add) as $by
+  | [$hits[] | . as $h | {key: "\(.site.id):\(.service_type)", private: .site.address_private,
+      same: ([$by[$h.org][] | select(.site.id == $h.site.id and .service_type == $h.service_type)
+              | {site, location}] == [{site: $h.site, location: $h.location}])}]
+  | {n: length, private: map(select(.private)) | length, bad: map(select(.same | not) | .key)}' \
+  >"$T/same.json"
+assert_eq "[]" "$(jq -c '.bad[:5]' "$T/same.json")" "hits whose provider page shows another site or location"
+SAME=$(jq .n "$T/same.json") PRIV=$(jq .private "$T/same.json")
+assert_le 250 "$SAME" "hits compared with their provider pages"
+assert_le 20 "$PRIV" "children's homes among them"
+note "one rendering: $SAME hits ($PRIV children's homes) equal their provider pages"
+
 # ---- invalid input: 400 problem+json naming the parameter ----
 sreq GET "$D?limit=5" -
 expect_status 200 "a first page"
