@@ -449,6 +449,10 @@ struct idx {
     uint32_t cap_tp;
     struct vec32 tsorted; /* term ids in byte order of the term */
 
+    /* Entries per service type and tier set (bits 0-3): when every service type's entries
+       offer the same tiers, as they do when tiers come from the service type, a tier filter is
+       a filter on service types and the class counts answer it (qctx: fold_tier). */
+    uint32_t st_tiers[IDX_MAX_SERVICE_TYPES][16];
     struct geo geo[2]; /* by idx_view: public point, precise point */
     struct aggset global;
     struct oset by_name, by_rating;
@@ -1623,6 +1627,10 @@ static void bits_apply(struct idx *ix, uint32_t slot, const struct rec *r, bool 
     if (r->e.age_min >= 0 && r->e.age_max >= 0)
         for (int a = r->e.age_min; a <= r->e.age_max && a < BS_AGES; a++)
             ids[n++] = BS_AGE0 + (unsigned)a;
+    if (set)
+        ix->st_tiers[r->st][r->e.tiers & 0xFu]++;
+    else
+        ix->st_tiers[r->st][r->e.tiers & 0xFu]--;
     uint64_t bit = 1ull << (slot & 63);
     for (unsigned i = 0; i < n; i++) {
         uint64_t **w = &ix->bs[ids[i]];
@@ -2218,7 +2226,8 @@ struct qctx {
     const uint64_t *bs_region;
     bool impossible; /* a filter no entry can pass (an unknown sector or commissioner) */
     bool extra;      /* a filter the class counts cannot answer */
-    unsigned tier_bit;
+    unsigned tier_bit; /* 0 when no tier filter or when folded */
+    bool tier_folded;
     long sector, comm;
     int age;
     bool vac;
@@ -2242,6 +2251,26 @@ struct qctx {
     struct cand heap[IDX_MAX_LIMIT + 1];
     size_t hn, K;
 };
+
+/* When no service type has entries both with and without the tier, marks the types whose
+   entries lack it as failing a filter that is not a facet's (F_OTHER: such an entry counts
+   nowhere) and returns true; the tier then needs no test per entry. Otherwise false. */
+static bool fold_tier(struct qctx *c, const struct idx *ix, unsigned tier_bit)
+{
+    bool lacks[IDX_MAX_SERVICE_TYPES];
+    for (unsigned st = 0; st < IDX_MAX_SERVICE_TYPES; st++) {
+        uint32_t with = 0, without = 0;
+        for (unsigned m = 0; m < 16; m++)
+            *(m & tier_bit ? &with : &without) += ix->st_tiers[st][m];
+        if (with && without)
+            return false;
+        lacks[st] = without > 0;
+    }
+    for (unsigned st = 0; st < IDX_MAX_SERVICE_TYPES; st++)
+        if (lacks[st])
+            c->st_fail[st] |= F_OTHER;
+    return true;
+}
 
 static unsigned class_fails(const struct qctx *c, unsigned cls)
 {
@@ -2717,7 +2746,7 @@ static void bits_plan(struct qctx *c)
     c->n_bs_and = 0;
     if (c->sector >= 0)
         c->bs_and[c->n_bs_and++] = ix->bs[BS_SECTOR0 + c->sector];
-    if (c->tier_bit)
+    if (q->tier) /* even when folded into the class tables: fewer candidates to consider */
         c->bs_and[c->n_bs_and++] = ix->bs[BS_TIER0 + (unsigned)q->tier - 1];
     if (c->age >= 0 && c->age < BS_AGES)
         c->bs_and[c->n_bs_and++] = ix->bs[BS_AGE0 + (unsigned)c->age];
@@ -3183,12 +3212,15 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
         c->rating_fail[r] = r < (unsigned)q->min_rating ? F_RATING : 0;
     for (unsigned s = 0; s < 4; s++)
         c->status_fail[s] = q->status_mask && !(q->status_mask & (1u << s)) ? F_OTHER : 0;
+    c->tier_folded = q->tier && fold_tier(c, ix, 1u << (q->tier - 1));
     for (unsigned pair = 0; pair < 256; pair++)
         if (!c->st_fail[pair >> 3] && !c->rating_fail[pair & 7])
             c->pairs[pair >> 6] |= 1ull << (pair & 63);
 
     /* The other filters. */
     c->tier_bit = q->tier ? 1u << (q->tier - 1) : 0;
+    if (c->tier_bit && c->tier_folded)
+        c->tier_bit = 0; /* in the class tables; bits_plan still uses the tier's set */
     c->sector = -1;
     if (q->sector) {
         c->sector = q->sector[0] ? dict_lookup(&ix->sector, q->sector) : -1;

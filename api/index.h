@@ -43,7 +43,8 @@
  *                    O(list) for the commissioner and LA lists; a change of vacancies or
  *                    agreements touches neither the text nor the ordered sets.
  *   remove site/org  the above for each of its entries.
- *   query            with `near` and only service_type/region/min_rating/status besides:
+ *   query            with `near` and only service_type/region/min_rating/status besides
+ *                    (and tier, while every service type's entries offer the same tiers):
  *                    O(edge), the cells the disc's edge crosses plus the counts of the cells
  *                    inside, independent of how many match; the page by a nearest-first walk
  *                    (or, when the matches are few, one scan of the disc). With other filters,

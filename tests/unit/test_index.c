@@ -143,6 +143,20 @@ static void org_fields(struct tent *t, unsigned org)
     rng_state = save;
 }
 
+/* When set, an entry's tiers follow from its service type, as the catalogue makes them (the
+   index then answers a tier filter from its class counts); otherwise they are random. */
+static bool tiers_by_type;
+/* When set, every random query filters on a tier. */
+static bool force_tier;
+
+static unsigned type_tiers(const char *st)
+{
+    unsigned h = 0;
+    for (; *st; st++)
+        h = h * 31 + (unsigned char)*st;
+    return h % 15 + 1;
+}
+
 static void random_fields(struct tent *t)
 {
     const struct town *tw = &towns[rn(N_TOWNS)];
@@ -153,6 +167,8 @@ static void random_fields(struct tent *t)
     t->region = rn(25) == 0 ? NULL : tw->region;
     t->la = rn(25) == 0 ? NULL : tw->la;
     t->tiers = rn(16);
+    if (tiers_by_type)
+        t->tiers = type_tiers(t->st);
     unsigned st = rn(100);
     t->status = st < 85 ? 0 : st < 90 ? 1 : st < 95 ? 2 : 3;
     t->rating = (int)rn(5);
@@ -248,6 +264,8 @@ static struct idx *make_dataset(size_t n, uint64_t seed)
                 *u = *t;
                 const char *st2 = t->st == sts[1] ? sts[3] : sts[1];
                 u->st = st2;
+                if (tiers_by_type)
+                    u->tiers = type_tiers(st2);
                 set_key(u);
             }
         }
@@ -607,7 +625,7 @@ static struct tquery random_query(void)
         q->service_types = t.stv;
         q->n_service_types = k;
     }
-    if (rn(5) == 0)
+    if (rn(5) == 0 || force_tier)
         q->tier = 1 + (int)rn(4);
     if (rn(2)) {
         const struct town *tw = &towns[rn(N_TOWNS)];
@@ -682,6 +700,36 @@ static void test_random_small_dataset(void **state)
     (void)state;
     struct idx *ix = make_dataset(150, 7);
     random_queries(ix, 400);
+    idx_free(ix);
+}
+
+/* Tiers that follow from the service type: the index folds a tier filter into its class
+   tables. One entry whose tiers differ from its type's makes that type mixed, and the filter
+   is tested entry by entry again; removing it restores the fold. Every answer against the
+   brute force, including facets. */
+static void test_tier_from_service_type(void **state)
+{
+    (void)state;
+    tiers_by_type = true;
+    struct idx *ix = make_dataset(2500, 4242);
+    force_tier = true;
+    random_queries(ix, 300);
+
+    struct tent *odd = NULL;
+    for (size_t i = 0; i < nT && !odd; i++)
+        if (T[i].live && T[i].status == 0)
+            odd = &T[i];
+    assert_non_null(odd);
+    unsigned was = odd->tiers;
+    odd->tiers = (~was) & 0xFu; /* every tier it had, it now lacks, and the reverse */
+    upsert_t(ix, odd);
+    random_queries(ix, 300);
+
+    odd->tiers = was;
+    upsert_t(ix, odd);
+    random_queries(ix, 200);
+    force_tier = false;
+    tiers_by_type = false;
     idx_free(ix);
 }
 
@@ -1734,6 +1782,7 @@ int main(void)
         cmocka_unit_test(test_agreements_and_entry_view),
         cmocka_unit_test(test_text_many_terms_and_many_candidates),
         cmocka_unit_test(test_each_filter_alone_and_in_pairs),
+        cmocka_unit_test(test_tier_from_service_type),
         cmocka_unit_test(test_random_small_dataset),
         cmocka_unit_test(test_random_queries),
         cmocka_unit_test(test_upserts_one_by_one),
