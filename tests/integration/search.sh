@@ -216,7 +216,7 @@ $D - covers=$WESTMINSTER&sort=name&tier=3&limit=1
 $D - region=E12000003&min_rating=good&has_vacancies=true&limit=100 facets
 $D - service_type=short-breaks&age=8&sector=local_authority&limit=100
 $D - near=LS6&radius_km=25&covers=$LEEDS&limit=100
-$D - near=LS6&radius_km=200&commissioner=$WESTMINSTER&limit=100
+$D - near=LS6&radius_km=400&commissioner=$WESTMINSTER&limit=100
 $D - q=children&service_type=independent-fostering&sort=name&limit=100
 $D - q=fost&region=E12000005&limit=7
 $D - service_type=childrens-home&sector=private&age=15&min_rating=good&region=E12000004&limit=100
