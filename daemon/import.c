@@ -651,6 +651,22 @@ fail:
     return ok;
 }
 
+/*
+ * Whether `s` is a plain SQL identifier: a lower-case ASCII letter or '_', then lower-case
+ * letters, digits or '_', shorter than PostgreSQL's NAMEDATALEN (64). Such a name means the same
+ * quoted or not and cannot end the identifier it is written in.
+ */
+static bool plain_identifier(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || c == '_' || (n > 0 && c >= '0' && c <= '9')))
+            return false;
+    }
+    return n > 0 && n < 64;
+}
+
 /* Loads the valid rows and records the run, in one transaction. */
 static WUR bool load(struct run *r, const char *url, const char *started_at, struct outcome *out)
 {
@@ -660,9 +676,16 @@ static WUR bool load(struct run *r, const char *url, const char *started_at, str
     PGconn *pg = ingest_connect(url);
     if (!pg)
         return false;
+    /* The one place column names are written into SQL unquoted: ocols[] is static, and each
+     * name is checked to be a plain identifier, so none can change the statement. */
     for (size_t c = 0; c < NCOLS; c++) {
-        ingest_printf(&cols, "%s%s", c ? ", " : "", ocols[c].column);
-        ingest_printf(&set, "%s = EXCLUDED.%s, ", ocols[c].column, ocols[c].column);
+        const char *col = ocols[c].column;
+        if (!plain_identifier(col)) {
+            fprintf(stderr, "aqpd import: column \"%s\" is not a plain SQL identifier\n", col);
+            abort(); /* a programming error in ocols[] */
+        }
+        ingest_printf(&cols, "%s%s", c ? ", " : "", col);
+        ingest_printf(&set, "%s = EXCLUDED.%s, ", col, col);
     }
     ingest_printf(&sql,
                   "CREATE TEMP TABLE ofsted_stage ON COMMIT DROP AS "
