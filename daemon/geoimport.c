@@ -7,15 +7,16 @@
  * count inserted / updated / unchanged / absent against the tables by key and by every column,
  * record the run in reference_import, upsert, and NOTIFY aqpd_reference_import "KIND:ID".
  *
- * The matching and normalising functions at the top do no I/O; tests/unit/test_geoimport.c
- * covers them (and includes this file to reach the matcher).
+ * The steps every import shares (reading a file, text checks, the transaction, staging tables
+ * and COPY) are daemon/ingest's. The matching and normalising functions at the top do no I/O;
+ * tests/unit/test_geoimport.c covers them (and includes this file to reach the matcher).
  */
 #include "daemon/geoimport.h"
 #include "daemon/cfg.h"
 #include "daemon/csv.h"
+#include "daemon/ingest.h"
 #include "daemon/util.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <strings.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 
 #ifndef AQPD_DEFAULT_DATA_DIR
 #define AQPD_DEFAULT_DATA_DIR "data"
@@ -42,8 +42,6 @@
 /* Rejected lines listed in the summary on stdout, and kept in reference_import.rejects. */
 #define GEO_LIST_REJECTS 20
 #define GEO_STORE_REJECTS 1000
-/* pg_advisory_xact_lock key: the one daemon/import.c takes, so no two imports interleave. */
-#define GEO_LOCK_KEY "7243519003"
 #define GEO_NOTIFY_CHANNEL "aqpd_reference_import"
 
 /* England's bounding box, for the commissioner centroids; mirrors schema/0004. */
@@ -188,10 +186,7 @@ bool geoimport_outcode(const char *s, size_t n, char out[5])
     char u[16];
     size_t k = 0, space_at = 0;
     int spaces = 0;
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
+    ingest_trim(&s, &n);
     if (n == 0 || n >= sizeof u)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -277,81 +272,24 @@ static bool region_code(const char *s)
     return true;
 }
 
-static bool valid_ymd(int y, int m, int d)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
-static bool num(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* "YYYY-MM-DD", "YYYY-MM-DDT00:00:00" (a midnight time, as the ODS export writes dates) or
  * "DD/MM/YYYY" into "YYYY-MM-DD". */
 static bool parse_date(const char *s, char out[11])
 {
     size_t n = strlen(s);
     int y, m, d;
-    if (n >= 10 && s[4] == '-' && s[7] == '-' && num(s, 4, &y) && num(s + 5, 2, &m) &&
-        num(s + 8, 2, &d)) {
+    if (n >= 10 && s[4] == '-' && s[7] == '-' && ingest_digits(s, 4, &y) &&
+        ingest_digits(s + 5, 2, &m) && ingest_digits(s + 8, 2, &d)) {
         if (n != 10 && strcmp(s + 10, "T00:00:00") != 0)
             return false;
-    } else if (n == 10 && s[2] == '/' && s[5] == '/' && num(s, 2, &d) && num(s + 3, 2, &m) &&
-               num(s + 6, 4, &y)) {
+    } else if (n == 10 && s[2] == '/' && s[5] == '/' && ingest_digits(s, 2, &d) &&
+               ingest_digits(s + 3, 2, &m) && ingest_digits(s + 6, 4, &y)) {
     } else {
         return false;
     }
-    if (!valid_ymd(y, m, d))
+    if (!ingest_valid_ymd(y, m, d))
         return false;
     snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
-    return true;
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no NUL. */
-static bool utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        size_t k;
-        unsigned min;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1, min = 0x80, c &= 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2, min = 0x800, c &= 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) <= k)
-            return false;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            c = (c << 6) | (p[i] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return false;
-        p += k + 1;
-    }
     return true;
 }
 
@@ -363,54 +301,7 @@ static const char *const uk_regions[] = {"North East", "North West", "Yorkshire 
                                          "London", "South East", "South West", "Scotland",
                                          "Wales", "Northern Ireland", NULL};
 
-static bool in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return true;
-    return false;
-}
-
-/* ---- byte strings, messages ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 1024;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    char *tmp = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(b, tmp, (size_t)n);
-    free(tmp);
-}
+/* ---- messages ---- */
 
 static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xprintf(const char *fmt, ...)
@@ -447,30 +338,6 @@ static void msgs_free(struct msgs *m)
     free(m->v);
 }
 
-struct reject {
-    unsigned long line;
-    char *reason; /* owned */
-};
-
-struct rejects {
-    struct reject *v;
-    size_t n, cap;
-};
-
-static void reject_add(struct rejects *r, unsigned long line, char *owned)
-{
-    struct reject *x = PUSH(r->v, r->n, r->cap);
-    x->line = line;
-    x->reason = owned;
-}
-
-static void rejects_free(struct rejects *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i].reason);
-    free(r->v);
-}
-
 /* ---- source files ---- */
 
 struct src {
@@ -483,50 +350,9 @@ struct src {
     unsigned long records; /* data records read, valid or not */
 };
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static WUR bool src_read(struct src *s)
 {
-    FILE *f = fopen(s->path, "rb");
-    if (!f) {
-        fprintf(stderr, "aqpd import: cannot open %s: %s\n", s->path, strerror(errno));
-        return false;
-    }
-    size_t cap = 1 << 16, n;
-    s->data = xmalloc(cap);
-    s->len = 0;
-    while ((n = fread(s->data + s->len, 1, cap - s->len, f)) > 0) {
-        s->len += n;
-        if (s->len > GEO_MAX_FILE_BYTES)
-            break;
-        if (s->len == cap)
-            s->data = xrealloc(s->data, cap *= 2);
-    }
-    bool bad = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "aqpd import: cannot read %s: %s\n", s->path, strerror(err));
-        return false;
-    }
-    if (s->len > GEO_MAX_FILE_BYTES) {
-        fprintf(stderr, "aqpd import: %s is larger than %lu bytes; refusing it\n", s->path,
-                GEO_MAX_FILE_BYTES);
-        return false;
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(s->data, s->len, md, &mdlen, EVP_sha256(), NULL);
-    hex(md, 32, s->sha256);
-    return true;
+    return ingest_read_file(s->path, GEO_MAX_FILE_BYTES, &s->data, &s->len, s->sha256);
 }
 
 /* Receives one record's values: v[i] is column i of the caller's header list, trimmed of
@@ -545,39 +371,28 @@ static WUR bool src_rows(struct src *s, const char *const *headers, size_t ncols
 {
     struct csv_reader rd;
     struct csv_record rec;
-    struct sbuf missing = {0};
+    struct ingest_buf missing = {0};
     int map[16];
     char *v[16];
     size_t header_fields;
     bool ok = false;
     if (ncols > 16)
         abort(); /* a programming error: no source needs more */
-    csv_init(&rd, s->data, s->len);
-    enum csv_status st = csv_next(&rd, &rec);
-    if (st == CSV_EOF) {
-        fprintf(stderr, "aqpd import: %s is empty: no header line\n", s->path);
+    enum csv_status st;
+    if (!ingest_header(&rd, &rec, s->data, s->len, s->path))
         goto fail;
-    }
-    if (st == CSV_BAD) {
-        fprintf(stderr, "aqpd import: %s: the header (line %lu) is not valid CSV: %s\n", s->path,
-                rec.line, rec.error);
-        goto fail;
-    }
     header_fields = rec.nfields;
     for (size_t c = 0; c < ncols; c++) {
         map[c] = -1;
         for (size_t i = 0; i < rec.nfields; i++) {
             const char *f = rec.field[i];
             size_t n = rec.len[i];
-            while (n && (*f == ' ' || *f == '\t'))
-                f++, n--;
-            while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
-                n--;
+            ingest_trim(&f, &n);
             if (strlen(headers[c]) == n && strncasecmp(f, headers[c], n) == 0 && map[c] < 0)
                 map[c] = (int)i;
         }
         if (map[c] < 0)
-            sb_printf(&missing, "%s\"%s\"", missing.len ? ", " : "", headers[c]);
+            ingest_printf(&missing, "%s\"%s\"", missing.len ? ", " : "", headers[c]);
     }
     if (missing.len) {
         fprintf(stderr,
@@ -602,11 +417,8 @@ static WUR bool src_rows(struct src *s, const char *const *headers, size_t ncols
         for (; c < ncols; c++) {
             const char *f = rec.field[map[c]];
             size_t n = rec.len[map[c]];
-            while (n && (*f == ' ' || *f == '\t'))
-                f++, n--;
-            while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
-                n--;
-            if (!utf8_valid(f, n)) {
+            ingest_trim(&f, &n);
+            if (!ingest_utf8_valid(f, n)) {
                 bad(ctx, s, rec.line, xprintf("%s: not valid UTF-8 text", headers[c]));
                 break;
             }
@@ -709,7 +521,7 @@ struct crun {
     struct alias *alias;
     size_t nalias, alias_cap;
     size_t ncode_alias, nname_alias;
-    struct rejects rej;  /* rows of the ONS file that do not become a commissioner */
+    struct ingest_rejects rej; /* rows of the ONS file that do not become a commissioner */
     struct msgs unmatched;
     struct msgs notes; /* joins that were not exact, for the summary */
     size_t loaded, matched;
@@ -719,7 +531,7 @@ static void c_bad(void *ctx, const struct src *s, unsigned long line, char *reas
 {
     struct crun *r = ctx;
     if (s == &r->ons) {
-        reject_add(&r->rej, line, reason);
+        ingest_reject(&r->rej, line, reason);
     } else {
         msg_add(&r->unmatched, xprintf("%s line %lu: rejected: %s", s->label, line, reason));
         free(reason);
@@ -773,7 +585,8 @@ static void c_las_row(void *ctx, const struct src *s, unsigned long line, char *
         c_bad(r, s, line, xprintf("status: \"%.20s\" is neither live nor terminated", v[2]));
         return;
     }
-    bool one_la = la_code(v[0]) && strlen(v[4]) == 3 && num(v[4], 3, &number) && number >= 100;
+    bool one_la =
+        la_code(v[0]) && strlen(v[4]) == 3 && ingest_digits(v[4], 3, &number) && number >= 100;
     if (!one_la) {
         if (live) /* combined reporting rows ("E06000061 / E06000062") and BFPO ("z") */
             msg_add(&r->dfe_skipped, xprintf("%s %s", v[0], v[1]));
@@ -844,7 +657,7 @@ static void c_ofs_row(void *ctx, const struct src *s, unsigned long line, char *
               xprintf("Local authority name: a name of 1 to %d bytes is required", GEO_MAX_NAME));
         return;
     }
-    if (v[2][0] && !in_list(v[2], grades)) {
+    if (v[2][0] && !ingest_in_list(v[2], grades)) {
         c_bad(r, s, line, xprintf("Overall effectiveness: \"%.40s\" is not an Ofsted grade", v[2]));
         return;
     }
@@ -1014,29 +827,29 @@ static void comm_match(struct crun *r)
         struct ons_row *o = &r->onsr[i];
         struct comm *c = comm_resolve_code(r, o->code);
         if (!c) {
-            reject_add(&r->rej, o->line,
-                       xprintf("%s %s: no live local authority in %s has this code or a "
-                               "predecessor of it",
-                               o->code, o->name, r->las.label));
+            ingest_reject(&r->rej, o->line,
+                          xprintf("%s %s: no live local authority in %s has this code or a "
+                                  "predecessor of it",
+                                  o->code, o->name, r->las.label));
             continue;
         }
         if (c->ons) {
-            reject_add(&r->rej, o->line,
-                       xprintf("%s %s: %s already has its centroid from line %lu", o->code,
-                               o->name, c->la->code, c->ons->line));
+            ingest_reject(&r->rej, o->line,
+                          xprintf("%s %s: %s already has its centroid from line %lu", o->code,
+                                  o->name, c->la->code, c->ons->line));
             continue;
         }
         enum name_match m = name_agrees(c->la->name, c->la->key, c, o->name, o->key);
         if (m == NM_NONE) {
-            reject_add(&r->rej, o->line,
-                       xprintf("%s %s: %s calls %s \"%s\"; the names do not agree", o->code,
-                               o->name, r->las.label, c->la->code, c->la->name));
+            ingest_reject(&r->rej, o->line,
+                          xprintf("%s %s: %s calls %s \"%s\"; the names do not agree", o->code,
+                                  o->name, r->las.label, c->la->code, c->la->name));
             continue;
         }
         if (!c->region) {
-            reject_add(&r->rej, o->line,
-                       xprintf("%s %s: region %s of %s line %lu is not in %s", o->code, o->name,
-                               c->la->region, r->las.label, c->la->line, r->regions.label));
+            ingest_reject(&r->rej, o->line,
+                          xprintf("%s %s: region %s of %s line %lu is not in %s", o->code, o->name,
+                                  c->la->region, r->las.label, c->la->line, r->regions.label));
             continue;
         }
         c->ons = o;
@@ -1155,94 +968,10 @@ static void crun_free(struct crun *r)
     msgs_free(&r->dfe_skipped);
     msgs_free(&r->unmatched);
     msgs_free(&r->notes);
-    rejects_free(&r->rej);
+    ingest_rejects_free(&r->rej);
 }
 
 /* ---- the database ---- */
-
-static WUR bool ok_result(PGconn *pg, PGresult *res, ExecStatusType want, const char *what)
-{
-    if (PQresultStatus(res) == want)
-        return true;
-    fprintf(stderr, "aqpd import: %s: %s", what, PQerrorMessage(pg));
-    return false;
-}
-
-static WUR bool exec_ok(PGconn *pg, const char *sql, const char *what)
-{
-    PGresult *res = PQexec(pg, sql);
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK || ok_result(pg, res, PGRES_COMMAND_OK, what);
-    PQclear(res);
-    return ok;
-}
-
-/* One value in COPY text format, then a tab or (last) a newline: \N for NULL. */
-static void cp(struct sbuf *b, const char *v, bool last)
-{
-    if (!v) {
-        sb_puts(b, "\\N");
-    } else {
-        for (const char *p = v; *p; p++) {
-            switch (*p) {
-            case '\\': sb_puts(b, "\\\\"); break;
-            case '\n': sb_puts(b, "\\n"); break;
-            case '\r': sb_puts(b, "\\r"); break;
-            case '\t': sb_puts(b, "\\t"); break;
-            default: sb_put(b, p, 1);
-            }
-        }
-    }
-    sb_puts(b, last ? "\n" : "\t");
-}
-
-/* COPY `rows` (text format) into `target` ("table (columns)"). */
-static WUR bool copy_in(PGconn *pg, const char *target, const struct sbuf *rows)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "COPY %s FROM STDIN", target);
-    PGresult *res = PQexec(pg, sql);
-    bool ok = ok_result(pg, res, PGRES_COPY_IN, target);
-    PQclear(res);
-    if (!ok)
-        return false;
-    for (size_t off = 0; off < rows->len;) {
-        size_t n = rows->len - off < (1u << 20) ? rows->len - off : (1u << 20);
-        if (PQputCopyData(pg, rows->p + off, (int)n) != 1) {
-            fprintf(stderr, "aqpd import: COPY %s: %s", target, PQerrorMessage(pg));
-            PQputCopyEnd(pg, "send failed");
-            ok = false;
-            break;
-        }
-        off += n;
-    }
-    if (ok && PQputCopyEnd(pg, NULL) != 1) {
-        fprintf(stderr, "aqpd import: COPY %s: %s", target, PQerrorMessage(pg));
-        ok = false;
-    }
-    while ((res = PQgetResult(pg)) != NULL) {
-        if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
-            ok = ok_result(pg, res, PGRES_COMMAND_OK, target);
-        PQclear(res);
-    }
-    return ok;
-}
-
-static WUR PGconn *db_open(const char *url)
-{
-    PGconn *pg = PQconnectdb(url);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "aqpd import: cannot connect to the database: %s", PQerrorMessage(pg));
-        PQfinish(pg);
-        return NULL;
-    }
-    if (PQsetClientEncoding(pg, "UTF8") != 0 ||
-        !exec_ok(pg, "SET client_min_messages = warning", "set")) {
-        fprintf(stderr, "aqpd import: client encoding UTF8: %s", PQerrorMessage(pg));
-        PQfinish(pg);
-        return NULL;
-    }
-    return pg;
-}
 
 /*
  * The staging tables every import shares: the files read, the rejected rows and the unmatched
@@ -1250,45 +979,46 @@ static WUR PGconn *db_open(const char *url)
  * (inserted, updated, unchanged, absent) from the kind's own staging table.
  */
 static WUR bool stage_common(PGconn *pg, const struct src *const *srcs, size_t nsrcs,
-                             const struct rejects *rej, const struct msgs *unmatched)
+                             const struct ingest_rejects *rej, const struct msgs *unmatched)
 {
-    struct sbuf b = {0};
+    struct ingest_buf b = {0};
     bool ok = false;
-    if (!exec_ok(pg,
-                 "CREATE TEMP TABLE geo_file (ord integer, file text, sha256 text, bytes bigint)"
-                 " ON COMMIT DROP;"
-                 "CREATE TEMP TABLE geo_reject (line bigint, reason text) ON COMMIT DROP;"
-                 "CREATE TEMP TABLE geo_unmatched (ord integer, what text) ON COMMIT DROP",
-                 "creating the staging tables"))
+    if (!ingest_exec(
+            pg,
+            "CREATE TEMP TABLE geo_file (ord integer, file text, sha256 text, bytes bigint)"
+            " ON COMMIT DROP;"
+            "CREATE TEMP TABLE geo_reject (line bigint, reason text) ON COMMIT DROP;"
+            "CREATE TEMP TABLE geo_unmatched (ord integer, what text) ON COMMIT DROP",
+            "creating the staging tables"))
         goto fail;
     for (size_t i = 0; i < nsrcs; i++) {
         char ord[24], bytes[24];
         snprintf(ord, sizeof ord, "%zu", i);
         snprintf(bytes, sizeof bytes, "%zu", srcs[i]->len);
-        cp(&b, ord, false);
-        cp(&b, srcs[i]->rel, false);
-        cp(&b, srcs[i]->sha256, false);
-        cp(&b, bytes, true);
+        ingest_copy_field(&b, ord, false);
+        ingest_copy_field(&b, srcs[i]->rel, false);
+        ingest_copy_field(&b, srcs[i]->sha256, false);
+        ingest_copy_field(&b, bytes, true);
     }
-    if (!copy_in(pg, "geo_file (ord, file, sha256, bytes)", &b))
+    if (!ingest_copy(pg, "geo_file (ord, file, sha256, bytes)", &b))
         goto fail;
     b.len = 0;
     for (size_t i = 0; i < rej->n && i < GEO_STORE_REJECTS; i++) {
         char line[24];
         snprintf(line, sizeof line, "%lu", rej->v[i].line);
-        cp(&b, line, false);
-        cp(&b, rej->v[i].reason, true);
+        ingest_copy_field(&b, line, false);
+        ingest_copy_field(&b, rej->v[i].reason, true);
     }
-    if (b.len && !copy_in(pg, "geo_reject (line, reason)", &b))
+    if (b.len && !ingest_copy(pg, "geo_reject (line, reason)", &b))
         goto fail;
     b.len = 0;
     for (size_t i = 0; i < unmatched->n; i++) {
         char ord[24];
         snprintf(ord, sizeof ord, "%zu", i);
-        cp(&b, ord, false);
-        cp(&b, unmatched->v[i], true);
+        ingest_copy_field(&b, ord, false);
+        ingest_copy_field(&b, unmatched->v[i], true);
     }
-    if (b.len && !copy_in(pg, "geo_unmatched (ord, what)", &b))
+    if (b.len && !ingest_copy(pg, "geo_unmatched (ord, what)", &b))
         goto fail;
     ok = true;
 fail:
@@ -1310,27 +1040,28 @@ static WUR bool record_import(PGconn *pg, const char *kind, const char *source,
                               unsigned long rows_read, size_t rejected, const char *started_at,
                               const char *counts_sql, struct outcome *out)
 {
-    struct sbuf sql = {0};
+    struct ingest_buf sql = {0};
     char rows[24], rej[24];
     snprintf(rows, sizeof rows, "%lu", rows_read);
     snprintf(rej, sizeof rej, "%zu", rejected);
-    sb_printf(&sql,
-              "WITH counts AS (%s)"
-              " INSERT INTO reference_import (kind, source, files, rows_read, inserted, updated,"
-              "  unchanged, rejected, absent, rejects, unmatched, started_at)"
-              " SELECT $1, $2,"
-              "  (SELECT jsonb_agg(jsonb_build_object('file', file, 'sha256', sha256,"
-              "          'bytes', bytes) ORDER BY ord) FROM geo_file),"
-              "  $3::integer, inserted, updated, unchanged, $4::integer, absent,"
-              "  COALESCE((SELECT jsonb_agg(jsonb_build_object('line', line, 'reason', reason)"
-              "            ORDER BY line) FROM geo_reject), '[]'),"
-              "  COALESCE((SELECT jsonb_agg(what ORDER BY ord) FROM geo_unmatched), '[]'),"
-              "  $5::timestamptz FROM counts"
-              " RETURNING id, inserted, updated, unchanged, absent",
-              counts_sql);
+    ingest_printf(
+        &sql,
+        "WITH counts AS (%s)"
+        " INSERT INTO reference_import (kind, source, files, rows_read, inserted, updated,"
+        "  unchanged, rejected, absent, rejects, unmatched, started_at)"
+        " SELECT $1, $2,"
+        "  (SELECT jsonb_agg(jsonb_build_object('file', file, 'sha256', sha256,"
+        "          'bytes', bytes) ORDER BY ord) FROM geo_file),"
+        "  $3::integer, inserted, updated, unchanged, $4::integer, absent,"
+        "  COALESCE((SELECT jsonb_agg(jsonb_build_object('line', line, 'reason', reason)"
+        "            ORDER BY line) FROM geo_reject), '[]'),"
+        "  COALESCE((SELECT jsonb_agg(what ORDER BY ord) FROM geo_unmatched), '[]'),"
+        "  $5::timestamptz FROM counts"
+        " RETURNING id, inserted, updated, unchanged, absent",
+        counts_sql);
     const char *p[] = {kind, source, rows, rej, started_at};
     PGresult *res = PQexecParams(pg, sql.p, 5, NULL, p, NULL, NULL, 0);
-    bool ok = ok_result(pg, res, PGRES_TUPLES_OK, "recording the import");
+    bool ok = ingest_result_ok(pg, res, PGRES_TUPLES_OK, "recording the import");
     if (ok) {
         snprintf(out->id, sizeof out->id, "%s", PQgetvalue(res, 0, 0));
         out->inserted = atoll(PQgetvalue(res, 0, 1));
@@ -1343,25 +1074,12 @@ static WUR bool record_import(PGconn *pg, const char *kind, const char *source,
     return ok;
 }
 
-/* Runs one parameterised statement; *tuples (if given) gets its row count. */
-static WUR bool exec_params(PGconn *pg, const char *sql, int n, const char *const *p,
-                            const char *what, long long *tuples)
-{
-    PGresult *res = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK ||
-              ok_result(pg, res, PGRES_COMMAND_OK, what);
-    if (ok && tuples)
-        *tuples = atoll(PQcmdTuples(res));
-    PQclear(res);
-    return ok;
-}
-
 /* Runs a query whose one row is two counts. */
 static WUR bool query_counts(PGconn *pg, const char *sql, const char *what, long long *a,
                              long long *b)
 {
     PGresult *res = PQexec(pg, sql);
-    bool ok = ok_result(pg, res, PGRES_TUPLES_OK, what) && PQntuples(res) == 1;
+    bool ok = ingest_result_ok(pg, res, PGRES_TUPLES_OK, what) && PQntuples(res) == 1;
     if (ok) {
         *a = atoll(PQgetvalue(res, 0, 0));
         *b = atoll(PQgetvalue(res, 0, 1));
@@ -1370,32 +1088,15 @@ static WUR bool query_counts(PGconn *pg, const char *sql, const char *what, long
     return ok;
 }
 
-/* Finishes the import record, notifies, commits. */
+/* Finishes the import record, notifies "KIND:ID", commits. */
 static WUR bool finish(PGconn *pg, const char *kind, const struct outcome *out)
 {
     char payload[64];
     snprintf(payload, sizeof payload, "%s:%s", kind, out->id);
-    const char *p1[] = {out->id};
-    const char *p2[] = {GEO_NOTIFY_CHANNEL, payload};
-    return exec_params(pg, "UPDATE reference_import SET finished_at = clock_timestamp()"
-                           " WHERE id = $1",
-                       1, p1, "finishing the import record", NULL) &&
-           exec_params(pg, "SELECT pg_notify($1, $2)", 2, p2, "notify", NULL) &&
-           exec_ok(pg, "COMMIT", "commit");
-}
-
-static WUR bool begin(PGconn *pg, const char *stage_sql, const char *what)
-{
-    if (!exec_ok(pg, "BEGIN", "begin") ||
-        !exec_ok(pg, "SELECT pg_advisory_xact_lock(" GEO_LOCK_KEY ")", "lock"))
-        return false;
-    PGresult *res = PQexec(pg, stage_sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "aqpd import: creating the %s staging table: %s(has `aqpd migrate` run?)\n",
-                what, PQerrorMessage(pg));
-    PQclear(res);
-    return ok;
+    return ingest_commit(pg,
+                         "UPDATE reference_import SET finished_at = clock_timestamp()"
+                         " WHERE id = $1",
+                         out->id, GEO_NOTIFY_CHANNEL, payload);
 }
 
 /* ---- commissioners: loading ---- */
@@ -1415,20 +1116,21 @@ struct c_outcome {
 static WUR bool comm_load(struct crun *r, const char *url, const char *started_at,
                           struct c_outcome *out)
 {
-    struct sbuf b = {0};
+    struct ingest_buf b = {0};
     bool ok = false, in_txn = false;
-    PGconn *pg = db_open(url);
+    PGconn *pg = ingest_connect(url);
     if (!pg)
         return false;
     in_txn = true;
-    if (!begin(pg,
-               "CREATE TEMP TABLE comm_stage ON COMMIT DROP AS SELECT " C_COLS
-               " FROM commissioner WITH NO DATA;"
-               "CREATE TEMP TABLE comm_alias_stage ON COMMIT DROP AS"
-               " SELECT kind, alias, code, source FROM commissioner_alias WITH NO DATA;"
-               "CREATE TEMP TABLE region_stage ON COMMIT DROP AS SELECT code, name FROM region"
-               " WITH NO DATA",
-               "commissioner"))
+    if (!ingest_begin(
+            pg,
+            "CREATE TEMP TABLE comm_stage ON COMMIT DROP AS SELECT " C_COLS
+            " FROM commissioner WITH NO DATA;"
+            "CREATE TEMP TABLE comm_alias_stage ON COMMIT DROP AS"
+            " SELECT kind, alias, code, source FROM commissioner_alias WITH NO DATA;"
+            "CREATE TEMP TABLE region_stage ON COMMIT DROP AS SELECT code, name FROM region"
+            " WITH NO DATA",
+            "the commissioner staging table"))
         goto fail;
     const struct src *srcs[] = {&r->ons, &r->las, &r->regions, &r->ofs};
     if (!stage_common(pg, srcs, 4, &r->rej, &r->unmatched))
@@ -1439,36 +1141,37 @@ static WUR bool comm_load(struct crun *r, const char *url, const char *started_a
             continue;
         char number[16];
         snprintf(number, sizeof number, "%d", c->la->la_number);
-        cp(&b, c->la->code, false);
-        cp(&b, c->ons->name, false);
-        cp(&b, c->ons->key, false);
-        cp(&b, c->region->code, false);
-        cp(&b, number, false);
-        cp(&b, c->ons->lat, false);
-        cp(&b, c->ons->lon, false);
-        cp(&b, c->ofs ? c->ofs->judgement : NULL, false);
-        cp(&b, c->ofs && c->ofs->inspected[0] ? c->ofs->inspected : NULL, false);
-        cp(&b, c->ofs && c->ofs->published[0] ? c->ofs->published : NULL, false);
-        cp(&b, c->ofs ? c->ofs->url : NULL, true);
+        ingest_copy_field(&b, c->la->code, false);
+        ingest_copy_field(&b, c->ons->name, false);
+        ingest_copy_field(&b, c->ons->key, false);
+        ingest_copy_field(&b, c->region->code, false);
+        ingest_copy_field(&b, number, false);
+        ingest_copy_field(&b, c->ons->lat, false);
+        ingest_copy_field(&b, c->ons->lon, false);
+        ingest_copy_field(&b, c->ofs ? c->ofs->judgement : NULL, false);
+        ingest_copy_field(&b, c->ofs && c->ofs->inspected[0] ? c->ofs->inspected : NULL, false);
+        ingest_copy_field(&b, c->ofs && c->ofs->published[0] ? c->ofs->published : NULL, false);
+        ingest_copy_field(&b, c->ofs ? c->ofs->url : NULL, true);
     }
-    if (!copy_in(pg, "comm_stage (" C_COLS ")", &b) ||
-        !exec_ok(pg, "ALTER TABLE comm_stage ADD PRIMARY KEY (code)", "index the staging table"))
+    if (!ingest_copy(pg, "comm_stage (" C_COLS ")", &b) ||
+        !ingest_exec(pg, "ALTER TABLE comm_stage ADD PRIMARY KEY (code)",
+                     "index the staging table"))
         goto fail;
     b.len = 0;
     for (size_t i = 0; i < r->nalias; i++) {
-        cp(&b, r->alias[i].kind, false);
-        cp(&b, r->alias[i].alias, false);
-        cp(&b, r->alias[i].code, false);
-        cp(&b, r->alias[i].source, true);
+        ingest_copy_field(&b, r->alias[i].kind, false);
+        ingest_copy_field(&b, r->alias[i].alias, false);
+        ingest_copy_field(&b, r->alias[i].code, false);
+        ingest_copy_field(&b, r->alias[i].source, true);
     }
-    if (b.len && !copy_in(pg, "comm_alias_stage (kind, alias, code, source)", &b))
+    if (b.len && !ingest_copy(pg, "comm_alias_stage (kind, alias, code, source)", &b))
         goto fail;
     b.len = 0;
     for (size_t i = 0; i < r->nreg; i++) {
-        cp(&b, r->reg[i].code, false);
-        cp(&b, r->reg[i].name, true);
+        ingest_copy_field(&b, r->reg[i].code, false);
+        ingest_copy_field(&b, r->reg[i].name, true);
     }
-    if (b.len && !copy_in(pg, "region_stage (code, name)", &b))
+    if (b.len && !ingest_copy(pg, "region_stage (code, name)", &b))
         goto fail;
 
     if (!record_import(
@@ -1486,25 +1189,27 @@ static WUR bool comm_load(struct crun *r, const char *url, const char *started_a
 
     const char *p1[] = {out->o.id};
     long long n;
-    if (!exec_params(pg,
-                     "INSERT INTO region AS t (code, name) SELECT code, name FROM region_stage"
-                     " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
-                     " WHERE t.name IS DISTINCT FROM EXCLUDED.name",
-                     0, NULL, "upserting the regions", &out->regions_changed) ||
-        !exec_params(pg,
-                     "INSERT INTO commissioner AS t (" C_COLS ", import_id, imported_at,"
-                     " updated_at) SELECT " C_COLS ", $1::bigint, now(), now() FROM comm_stage"
-                     " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-                     " name_key = EXCLUDED.name_key, region_code = EXCLUDED.region_code,"
-                     " la_number = EXCLUDED.la_number, lat = EXCLUDED.lat, lon = EXCLUDED.lon,"
-                     " ofsted_judgement = EXCLUDED.ofsted_judgement,"
-                     " ofsted_inspected = EXCLUDED.ofsted_inspected,"
-                     " ofsted_published = EXCLUDED.ofsted_published,"
-                     " ofsted_report_url = EXCLUDED.ofsted_report_url,"
-                     " import_id = EXCLUDED.import_id, imported_at = EXCLUDED.imported_at,"
-                     " updated_at = CASE WHEN " C_FACTS("t") " IS NOT DISTINCT FROM "
-                     C_FACTS("EXCLUDED") " THEN t.updated_at ELSE EXCLUDED.updated_at END",
-                     1, p1, "upserting the commissioners", &n))
+    if (!ingest_exec_params(
+            pg,
+            "INSERT INTO region AS t (code, name) SELECT code, name FROM region_stage"
+            " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
+            " WHERE t.name IS DISTINCT FROM EXCLUDED.name",
+            0, NULL, "upserting the regions", &out->regions_changed) ||
+        !ingest_exec_params(
+            pg,
+            "INSERT INTO commissioner AS t (" C_COLS ", import_id, imported_at,"
+            " updated_at) SELECT " C_COLS ", $1::bigint, now(), now() FROM comm_stage"
+            " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+            " name_key = EXCLUDED.name_key, region_code = EXCLUDED.region_code,"
+            " la_number = EXCLUDED.la_number, lat = EXCLUDED.lat, lon = EXCLUDED.lon,"
+            " ofsted_judgement = EXCLUDED.ofsted_judgement,"
+            " ofsted_inspected = EXCLUDED.ofsted_inspected,"
+            " ofsted_published = EXCLUDED.ofsted_published,"
+            " ofsted_report_url = EXCLUDED.ofsted_report_url,"
+            " import_id = EXCLUDED.import_id, imported_at = EXCLUDED.imported_at,"
+            " updated_at = CASE WHEN " C_FACTS("t") " IS NOT DISTINCT FROM "
+            C_FACTS("EXCLUDED") " THEN t.updated_at ELSE EXCLUDED.updated_at END",
+            1, p1, "upserting the commissioners", &n))
         goto fail;
     if ((size_t)n != r->loaded) {
         fprintf(stderr, "aqpd import: the upsert touched %lld commissioners, expected %zu\n", n,
@@ -1512,12 +1217,13 @@ static WUR bool comm_load(struct crun *r, const char *url, const char *started_a
         goto fail;
     }
     /* Aliases: those of the commissioners loaded are replaced by this run's. */
-    if (!exec_params(pg,
-                     "DELETE FROM commissioner_alias t"
-                     " WHERE t.code IN (SELECT code FROM comm_stage) AND NOT EXISTS"
-                     " (SELECT 1 FROM comm_alias_stage s WHERE s.kind = t.kind"
-                     "  AND s.alias = t.alias)",
-                     0, NULL, "removing stale aliases", &out->aliases_removed) ||
+    if (!ingest_exec_params(
+            pg,
+            "DELETE FROM commissioner_alias t"
+            " WHERE t.code IN (SELECT code FROM comm_stage) AND NOT EXISTS"
+            " (SELECT 1 FROM comm_alias_stage s WHERE s.kind = t.kind"
+            "  AND s.alias = t.alias)",
+            0, NULL, "removing stale aliases", &out->aliases_removed) ||
         !query_counts(pg,
                       "WITH up AS (INSERT INTO commissioner_alias AS t (kind, alias, code, source)"
                       " SELECT kind, alias, code, source FROM comm_alias_stage"
@@ -1532,9 +1238,7 @@ static WUR bool comm_load(struct crun *r, const char *url, const char *started_a
     in_txn = false;
     ok = finish(pg, "commissioners", &out->o);
 fail:
-    if (in_txn)
-        PQclear(PQexec(pg, "ROLLBACK"));
-    PQfinish(pg);
+    ingest_close(pg, in_txn);
     free(b.p);
     return ok;
 }
@@ -1556,7 +1260,7 @@ static void print_list(const char *title, const struct msgs *m)
         printf("  %s\n", m->v[i]);
 }
 
-static void print_rejects(const struct rejects *rej, const char *where)
+static void print_rejects(const struct ingest_rejects *rej, const char *where)
 {
     printf("rejected: %zu%s%s%s\n", rej->n, where ? " (lines of " : "", where ? where : "",
            where ? ")" : "");
@@ -1604,10 +1308,10 @@ static int commissioners(const struct cfg *cf, const char *dir)
     }
     comm_match(&r);
     if (r.rej.n > 1) {
-        struct reject *v = r.rej.v;
+        struct ingest_reject *v = r.rej.v;
         for (size_t i = 1; i < r.rej.n; i++) /* insertion sort by line: a handful at most */
             for (size_t k = i; k > 0 && v[k - 1].line > v[k].line; k--) {
-                struct reject t = v[k];
+                struct ingest_reject t = v[k];
                 v[k] = v[k - 1];
                 v[k - 1] = t;
             }
@@ -1694,13 +1398,13 @@ struct prun {
     struct src src;
     struct prow *rows;
     size_t nrows, rows_cap;
-    struct rejects rej;
+    struct ingest_rejects rej;
 };
 
 static void p_bad(void *ctx, const struct src *s, unsigned long line, char *reason)
 {
     (void)s;
-    reject_add(&((struct prun *)ctx)->rej, line, reason);
+    ingest_reject(&((struct prun *)ctx)->rej, line, reason);
 }
 
 static void p_row(void *ctx, const struct src *s, unsigned long line, char *const *v)
@@ -1729,7 +1433,7 @@ static void p_row(void *ctx, const struct src *s, unsigned long line, char *cons
                       v[P_LAT], v[P_LON]));
         return;
     }
-    if (v[P_UK_REGION][0] && !in_list(v[P_UK_REGION], uk_regions)) {
+    if (v[P_UK_REGION][0] && !ingest_in_list(v[P_UK_REGION], uk_regions)) {
         p_bad(r, s, line, xprintf("UK region: \"%.40s\" is not a nation or English region",
                                   v[P_UK_REGION]));
         return;
@@ -1765,12 +1469,6 @@ static int cmp_prow_ptr(const void *a, const void *b)
     return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
-static int cmp_reject(const void *a, const void *b)
-{
-    const struct reject *x = a, *y = b;
-    return (x->line > y->line) - (x->line < y->line);
-}
-
 static void prow_free(struct prow *p)
 {
     for (int c = 0; c < NPC; c++)
@@ -1791,9 +1489,9 @@ static void p_drop_duplicates(struct prun *r)
             first = i;
             continue;
         }
-        reject_add(&r->rej, by[i]->line,
-                   xprintf("Postcode: %s is already on line %lu", by[i]->v[P_OUTCODE],
-                           by[first]->line));
+        ingest_reject(&r->rej, by[i]->line,
+                      xprintf("Postcode: %s is already on line %lu", by[i]->v[P_OUTCODE],
+                              by[first]->line));
         by[i]->line = 0; /* after the message: `first` keeps its line */
     }
     free(by);
@@ -1810,15 +1508,16 @@ static void p_drop_duplicates(struct prun *r)
 static WUR bool pc_load(struct prun *r, const char *url, const char *source,
                         const char *started_at, struct outcome *out)
 {
-    struct sbuf b = {0};
+    struct ingest_buf b = {0};
     bool ok = false, in_txn = true;
-    PGconn *pg = db_open(url);
+    PGconn *pg = ingest_connect(url);
     if (!pg)
         return false;
-    if (!begin(pg,
-               "CREATE TEMP TABLE pc_stage ON COMMIT DROP AS SELECT " P_COLS ", region_code"
-               " FROM postcode_district WITH NO DATA",
-               "postcode district"))
+    if (!ingest_begin(
+            pg,
+            "CREATE TEMP TABLE pc_stage ON COMMIT DROP AS SELECT " P_COLS ", region_code"
+            " FROM postcode_district WITH NO DATA",
+            "the postcode district staging table"))
         goto fail;
     const struct src *srcs[] = {&r->src};
     struct msgs none = {0};
@@ -1826,12 +1525,13 @@ static WUR bool pc_load(struct prun *r, const char *url, const char *source,
         goto fail;
     for (size_t i = 0; i < r->nrows; i++)
         for (int c = 0; c < NPC; c++)
-            cp(&b, r->rows[i].v[c], c == NPC - 1);
+            ingest_copy_field(&b, r->rows[i].v[c], c == NPC - 1);
     fprintf(stderr, "aqpd import: postcodes: sending %zu rows to the database\n", r->nrows);
-    if (!copy_in(pg, "pc_stage (" P_COLS ")", &b) ||
-        !exec_ok(pg, "ALTER TABLE pc_stage ADD PRIMARY KEY (outcode)", "index the staging table") ||
-        !exec_ok(pg, "UPDATE pc_stage s SET region_code = g.code FROM region g"
-                     " WHERE g.name = s.uk_region", "naming the regions"))
+    if (!ingest_copy(pg, "pc_stage (" P_COLS ")", &b) ||
+        !ingest_exec(pg, "ALTER TABLE pc_stage ADD PRIMARY KEY (outcode)",
+                     "index the staging table") ||
+        !ingest_exec(pg, "UPDATE pc_stage s SET region_code = g.code FROM region g"
+                         " WHERE g.name = s.uk_region", "naming the regions"))
         goto fail;
     if (!record_import(
             pg, "postcodes", source, r->src.records, r->rej.n, started_at,
@@ -1847,20 +1547,21 @@ static WUR bool pc_load(struct prun *r, const char *url, const char *source,
         goto fail;
     const char *p1[] = {out->id};
     long long n;
-    if (!exec_params(pg,
-                     "INSERT INTO postcode_district AS t (" P_COLS ", region_code, import_id,"
-                     " imported_at, updated_at) SELECT " P_COLS ", region_code, $1::bigint,"
-                     " now(), now() FROM pc_stage"
-                     " ON CONFLICT (outcode) DO UPDATE SET lat = EXCLUDED.lat,"
-                     " lon = EXCLUDED.lon, town = EXCLUDED.town, district = EXCLUDED.district,"
-                     " post_town = EXCLUDED.post_town, uk_region = EXCLUDED.uk_region,"
-                     " region_code = EXCLUDED.region_code, postcodes = EXCLUDED.postcodes,"
-                     " active_postcodes = EXCLUDED.active_postcodes,"
-                     " population = EXCLUDED.population, households = EXCLUDED.households,"
-                     " import_id = EXCLUDED.import_id, imported_at = EXCLUDED.imported_at,"
-                     " updated_at = CASE WHEN " P_FACTS("t") " IS NOT DISTINCT FROM "
-                     P_FACTS("EXCLUDED") " THEN t.updated_at ELSE EXCLUDED.updated_at END",
-                     1, p1, "upserting the postcode districts", &n))
+    if (!ingest_exec_params(
+            pg,
+            "INSERT INTO postcode_district AS t (" P_COLS ", region_code, import_id,"
+            " imported_at, updated_at) SELECT " P_COLS ", region_code, $1::bigint,"
+            " now(), now() FROM pc_stage"
+            " ON CONFLICT (outcode) DO UPDATE SET lat = EXCLUDED.lat,"
+            " lon = EXCLUDED.lon, town = EXCLUDED.town, district = EXCLUDED.district,"
+            " post_town = EXCLUDED.post_town, uk_region = EXCLUDED.uk_region,"
+            " region_code = EXCLUDED.region_code, postcodes = EXCLUDED.postcodes,"
+            " active_postcodes = EXCLUDED.active_postcodes,"
+            " population = EXCLUDED.population, households = EXCLUDED.households,"
+            " import_id = EXCLUDED.import_id, imported_at = EXCLUDED.imported_at,"
+            " updated_at = CASE WHEN " P_FACTS("t") " IS NOT DISTINCT FROM "
+            P_FACTS("EXCLUDED") " THEN t.updated_at ELSE EXCLUDED.updated_at END",
+            1, p1, "upserting the postcode districts", &n))
         goto fail;
     if ((size_t)n != r->nrows) {
         fprintf(stderr, "aqpd import: the upsert touched %lld districts, expected %zu\n", n,
@@ -1870,9 +1571,7 @@ static WUR bool pc_load(struct prun *r, const char *url, const char *source,
     in_txn = false;
     ok = finish(pg, "postcodes", out);
 fail:
-    if (in_txn)
-        PQclear(PQexec(pg, "ROLLBACK"));
-    PQfinish(pg);
+    ingest_close(pg, in_txn);
     free(b.p);
     return ok;
 }
@@ -1894,8 +1593,7 @@ static int postcodes(const struct cfg *cf, const char *path)
                   p_bad, &r))
         goto fail;
     p_drop_duplicates(&r);
-    if (r.rej.n > 1)
-        qsort(r.rej.v, r.rej.n, sizeof *r.rej.v, cmp_reject);
+    ingest_rejects_sort(&r.rej);
     fprintf(stderr, "aqpd import: postcodes: %lu rows read, %zu valid, %zu rejected\n",
             r.src.records, r.nrows, r.rej.n);
     uint64_t t1 = util_now_ns();
@@ -1918,7 +1616,7 @@ fail:
     for (size_t i = 0; i < r.nrows; i++)
         prow_free(&r.rows[i]);
     free(r.rows);
-    rejects_free(&r.rej);
+    ingest_rejects_free(&r.rej);
     free(r.src.path);
     free(r.src.data);
     return rc;

@@ -7,15 +7,15 @@
  * into a temporary staging table, count inserted / updated / unchanged / absent against the
  * register by URN and row hash, record the run in ofsted_import, upsert the register from the
  * staging table, and NOTIFY aqpd_ofsted_import with the run's id so a running daemon can
- * re-check qualifications against the new facts.
+ * re-check qualifications against the new facts. The steps every import shares (reading the
+ * file, text checks, the transaction, staging table and COPY) are daemon/ingest's.
  */
 #include "daemon/import.h"
 #include "daemon/cfg.h"
 #include "daemon/csv.h"
+#include "daemon/ingest.h"
 #include "daemon/util.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +36,6 @@
 #define IMPORT_STORE_REJECTS 1000
 /* Bytes of an offending value quoted in a rejection reason. */
 #define IMPORT_QUOTE_BYTES 60
-/* pg_advisory_xact_lock key: two imports never interleave (migrate 7243519001, audit ...002). */
-#define IMPORT_LOCK_KEY "7243519003"
 #define IMPORT_NOTIFY_CHANNEL "aqpd_ofsted_import"
 
 #define STR_(x) #x
@@ -133,17 +131,6 @@ struct orow {
     unsigned char hash[32];
 };
 
-struct reject {
-    unsigned long line;
-    char *reason; /* owned */
-};
-
-/* A growable byte string. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
 /* One import run: everything it read and decided, owned here. */
 struct run {
     const char *path;
@@ -156,8 +143,7 @@ struct run {
     unsigned long records; /* data records read, valid or not */
     struct orow *rows;
     size_t nrows, rows_cap;
-    struct reject *rej;
-    size_t nrej, rej_cap;
+    struct ingest_rejects rej;
 };
 
 /* What the database said. */
@@ -167,106 +153,17 @@ struct outcome {
 
 /* ---- small helpers ---- */
 
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 4096;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    sb_put(b, "", 0); /* allocate */
-    while (b->len + (size_t)n + 1 > b->cap)
-        b->p = xrealloc(b->p, b->cap *= 2);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no NUL. */
-static bool utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        size_t k;
-        unsigned min;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 1, min = 0x80, c &= 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2, min = 0x800, c &= 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) <= k)
-            return false;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            c = (c << 6) | (p[i] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return false;
-        p += k + 1;
-    }
-    return true;
-}
-
 /* The value for a rejection reason: quoted, control characters as '?', cut at a character
  * boundary after IMPORT_QUOTE_BYTES. Only called on valid UTF-8. */
-static void quote(struct sbuf *b, const char *s, size_t n)
+static void quote(struct ingest_buf *b, const char *s, size_t n)
 {
-    sb_puts(b, "\"");
+    ingest_puts(b, "\"");
     size_t i = 0;
     for (; i < n && i < IMPORT_QUOTE_BYTES; i++)
-        sb_put(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? "?" : &s[i], 1);
+        ingest_put(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? "?" : &s[i], 1);
     while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) /* finish the character */
-        sb_put(b, &s[i++], 1);
-    sb_puts(b, i < n ? "...\"" : "\"");
-}
-
-static bool in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return true;
-    return false;
+        ingest_put(b, &s[i++], 1);
+    ingest_puts(b, i < n ? "...\"" : "\"");
 }
 
 static bool is_space(char c)
@@ -284,42 +181,21 @@ static bool is_upper(char c)
     return c >= 'A' && c <= 'Z';
 }
 
-/* Digits at s[0..n) as a number; false if any is not a digit. */
-static bool digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool valid_ymd(int y, int m, int d)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
 /* "HH:MM" or "HH:MM:SS" or "HH:MM:SS.fff…", each part in range. */
 static bool valid_time(const char *s, size_t n)
 {
     int h, mi, sec = 0;
-    if (n < 5 || !digits(s, 2, &h) || s[2] != ':' || !digits(s + 3, 2, &mi) || h > 23 || mi > 59)
+    if (n < 5 || !ingest_digits(s, 2, &h) || s[2] != ':' || !ingest_digits(s + 3, 2, &mi) ||
+        h > 23 || mi > 59)
         return false;
     if (n == 5)
         return true;
-    if (n < 8 || s[5] != ':' || !digits(s + 6, 2, &sec) || sec > 59)
+    if (n < 8 || s[5] != ':' || !ingest_digits(s + 6, 2, &sec) || sec > 59)
         return false;
     if (n == 8)
         return true;
     int frac;
-    return s[8] == '.' && n > 9 && n <= 15 && digits(s + 9, n - 9, &frac);
+    return s[8] == '.' && n > 9 && n <= 15 && ingest_digits(s + 9, n - 9, &frac);
 }
 
 /* ISO 8601 date (with an optional time, which is dropped) or DD/MM/YYYY into "YYYY-MM-DD". */
@@ -327,7 +203,8 @@ static WUR bool parse_date(const char *s, size_t n, char out[11])
 {
     int y, m, d;
     if (n >= 10 && s[4] == '-' && s[7] == '-') {
-        if (!digits(s, 4, &y) || !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d))
+        if (!ingest_digits(s, 4, &y) || !ingest_digits(s + 5, 2, &m) ||
+            !ingest_digits(s + 8, 2, &d))
             return false;
         if (n > 10 && ((s[10] != 'T' && s[10] != ' ') || !valid_time(s + 11, n - 11)))
             return false;
@@ -335,13 +212,13 @@ static WUR bool parse_date(const char *s, size_t n, char out[11])
         const char *s1 = memchr(s, '/', n);
         const char *s2 = s1 ? memchr(s1 + 1, '/', n - (size_t)(s1 + 1 - s)) : NULL;
         if (!s2 || s1 - s < 1 || s1 - s > 2 || s2 - s1 - 1 < 1 || s2 - s1 - 1 > 2 ||
-            s + n - s2 - 1 != 4 || !digits(s, (size_t)(s1 - s), &d) ||
-            !digits(s1 + 1, (size_t)(s2 - s1 - 1), &m) || !digits(s2 + 1, 4, &y))
+            s + n - s2 - 1 != 4 || !ingest_digits(s, (size_t)(s1 - s), &d) ||
+            !ingest_digits(s1 + 1, (size_t)(s2 - s1 - 1), &m) || !ingest_digits(s2 + 1, 4, &y))
             return false;
     }
-    if (!valid_ymd(y, m, d))
+    if (!ingest_valid_ymd(y, m, d))
         return false;
-    /* valid_ymd bounds every part, so this fills exactly 10 characters. */
+    /* ingest_valid_ymd bounds every part, so this fills exactly 10 characters. */
     out[0] = (char)('0' + y / 1000), out[1] = (char)('0' + y / 100 % 10);
     out[2] = (char)('0' + y / 10 % 10), out[3] = (char)('0' + y % 10), out[4] = '-';
     out[5] = (char)('0' + m / 10), out[6] = (char)('0' + m % 10), out[7] = '-';
@@ -355,7 +232,7 @@ static bool valid_urn(const char *s, size_t n)
     int v;
     if (n >= 2 && s[0] == 'S' && s[1] == 'C')
         s += 2, n -= 2;
-    return (n == 6 || n == 7) && digits(s, n, &v);
+    return (n == 6 || n == 7) && ingest_digits(s, n, &v);
 }
 
 /* Normalises a postcode (upper case, one space before the inward code) into a new string, or
@@ -416,54 +293,18 @@ static bool is_childrens_home(const char *s)
 
 static WUR bool read_whole(struct run *r)
 {
-    FILE *f = fopen(r->path, "rb");
-    if (!f) {
-        fprintf(stderr, "aqpd import: cannot open %s: %s\n", r->path, strerror(errno));
-        return false;
-    }
-    size_t cap = 1 << 16;
-    r->data = xmalloc(cap);
-    r->len = 0;
-    size_t n;
-    while ((n = fread(r->data + r->len, 1, cap - r->len, f)) > 0) {
-        r->len += n;
-        if (r->len > IMPORT_MAX_FILE_BYTES)
-            break;
-        if (r->len == cap)
-            r->data = xrealloc(r->data, cap *= 2);
-    }
-    bool bad = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "aqpd import: cannot read %s: %s\n", r->path, strerror(err));
-        return false;
-    }
-    if (r->len > IMPORT_MAX_FILE_BYTES) {
-        fprintf(stderr, "aqpd import: %s is larger than %lu bytes; refusing it\n", r->path,
-                IMPORT_MAX_FILE_BYTES);
-        return false;
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(r->data, r->len, md, &mdlen, EVP_sha256(), NULL);
-    hex(md, 32, r->sha256_hex);
-    return true;
+    return ingest_read_file(r->path, IMPORT_MAX_FILE_BYTES, &r->data, &r->len, r->sha256_hex);
 }
 
 static void reject(struct run *r, unsigned long line, const char *reason)
 {
-    if (r->nrej == r->rej_cap)
-        r->rej = xrealloc(r->rej, (r->rej_cap = r->rej_cap ? r->rej_cap * 2 : 64) * sizeof *r->rej);
-    r->rej[r->nrej].line = line;
-    r->rej[r->nrej].reason = xstrdup(reason);
-    r->nrej++;
+    ingest_reject(&r->rej, line, xstrdup(reason));
 }
 
 /* Maps every column by header name; false (message printed) if any is missing or doubled. */
 static WUR bool map_header(struct run *r, const struct csv_record *h)
 {
-    struct sbuf missing = {0};
+    struct ingest_buf missing = {0};
     bool ok = true;
     r->header_fields = h->nfields;
     for (size_t c = 0; c < NCOLS; c++) {
@@ -471,10 +312,7 @@ static WUR bool map_header(struct run *r, const struct csv_record *h)
         for (size_t i = 0; i < h->nfields; i++) {
             const char *f = h->field[i];
             size_t n = h->len[i];
-            while (n && is_space(*f))
-                f++, n--;
-            while (n && is_space(f[n - 1]))
-                n--;
+            ingest_trim(&f, &n);
             for (size_t a = 0; a < 3 && ocols[c].headers[a]; a++) {
                 if (strlen(ocols[c].headers[a]) != n || strncasecmp(f, ocols[c].headers[a], n))
                     continue;
@@ -489,9 +327,9 @@ static WUR bool map_header(struct run *r, const struct csv_record *h)
             }
         }
         if (r->map[c] < 0) {
-            sb_puts(&missing, missing.len ? ", \"" : "\"");
-            sb_puts(&missing, ocols[c].headers[0]);
-            sb_puts(&missing, "\"");
+            ingest_puts(&missing, missing.len ? ", \"" : "\"");
+            ingest_puts(&missing, ocols[c].headers[0]);
+            ingest_puts(&missing, "\"");
         }
     }
     if (missing.len) {
@@ -510,17 +348,14 @@ static WUR bool map_header(struct run *r, const struct csv_record *h)
  * failure the reason is appended to `why`.
  */
 static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char **out,
-                        struct sbuf *why)
+                        struct ingest_buf *why)
 {
     const char *err = NULL;
     char *v = NULL;
     *out = NULL;
-    while (n && is_space(*s))
-        s++, n--;
-    while (n && is_space(s[n - 1]))
-        n--;
-    if (!utf8_valid(s, n)) {
-        sb_printf(why, "%s: not valid UTF-8 text", oc->headers[0]);
+    ingest_trim(&s, &n);
+    if (!ingest_utf8_valid(s, n)) {
+        ingest_printf(why, "%s: not valid UTF-8 text", oc->headers[0]);
         return false;
     }
     if (n == 0) {
@@ -529,7 +364,7 @@ static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char
         case V_TEXT:
         case V_DATE:
         case V_STATUS:
-            sb_printf(why, "%s: empty, but required", oc->headers[0]);
+            ingest_printf(why, "%s: empty, but required", oc->headers[0]);
             return false;
         case V_FLAG:
             *out = xstrdup("f");
@@ -539,7 +374,7 @@ static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char
         }
     }
     if (n > IMPORT_MAX_TEXT) {
-        sb_printf(why, "%s: longer than %d bytes", oc->headers[0], IMPORT_MAX_TEXT);
+        ingest_printf(why, "%s: longer than %d bytes", oc->headers[0], IMPORT_MAX_TEXT);
         return false;
     }
     v = xstrndup(s, n);
@@ -590,16 +425,16 @@ static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char
         snprintf(v, n + 1, "%u", (unsigned)count); /* never longer than the input */
         break;
     case V_STATUS:
-        if (!in_list(v, statuses))
+        if (!ingest_in_list(v, statuses))
             err = "not a known registration status (Active, Suspended, Resigned, Cancelled)";
         break;
     case V_GRADE_OPT:
-        if (!in_list(v, grades))
+        if (!ingest_in_list(v, grades))
             err = "not an Ofsted grade (Outstanding, Good, Requires improvement to be good, "
                   "Inadequate)";
         break;
     case V_SA_OPT:
-        if (!in_list(v, sa_outcomes))
+        if (!ingest_in_list(v, sa_outcomes))
             err = "not a supported accommodation outcome";
         break;
     case V_FLAG:
@@ -613,7 +448,7 @@ static WUR bool check_value(const struct ocol *oc, const char *s, size_t n, char
         break;
     }
     if (err) {
-        sb_printf(why, "%s: %s: ", oc->headers[0], err);
+        ingest_printf(why, "%s: %s: ", oc->headers[0], err);
         quote(why, s, n);
         free(v);
         return false;
@@ -654,9 +489,9 @@ static void row_hash(struct orow *o)
 static void take_record(struct run *r, const struct csv_record *rec)
 {
     struct orow o = {.line = rec->line};
-    struct sbuf why = {0};
+    struct ingest_buf why = {0};
     if (rec->nfields != r->header_fields) {
-        sb_printf(&why, "%zu fields where the header has %zu", rec->nfields, r->header_fields);
+        ingest_printf(&why, "%zu fields where the header has %zu", rec->nfields, r->header_fields);
         goto bad;
     }
     for (size_t c = 0; c < NCOLS; c++) {
@@ -672,12 +507,12 @@ static void take_record(struct run *r, const struct csv_record *rec)
     }
     if (!o.v[C_INSP_DATE] &&
         (o.v[C_OVERALL] || o.v[C_PROTECTION] || o.v[C_LEADERSHIP] || o.v[C_SA])) {
-        sb_puts(&why, "inspection judgements without a latest full inspection date");
+        ingest_puts(&why, "inspection judgements without a latest full inspection date");
         goto bad;
     }
     if (o.v[C_INSP_PUBLISHED] &&
         (!o.v[C_INSP_DATE] || strcmp(o.v[C_INSP_PUBLISHED], o.v[C_INSP_DATE]) < 0)) {
-        sb_puts(&why, "inspection published before it took place, or without its date");
+        ingest_puts(&why, "inspection published before it took place, or without its date");
         goto bad;
     }
     row_hash(&o);
@@ -698,12 +533,6 @@ static int cmp_row_ptr(const void *a, const void *b)
     const struct orow *x = *(const struct orow *const *)a, *y = *(const struct orow *const *)b;
     int c = strcmp(x->v[C_URN], y->v[C_URN]);
     return c ? c : (x->line > y->line) - (x->line < y->line);
-}
-
-static int cmp_reject(const void *a, const void *b)
-{
-    const struct reject *x = a, *y = b;
-    return (x->line > y->line) - (x->line < y->line);
 }
 
 /* Rejects every row whose URN an earlier line already had, keeping the file's order. */
@@ -748,19 +577,9 @@ static WUR bool parse(struct run *r)
 {
     struct csv_reader rd;
     struct csv_record rec;
+    enum csv_status st;
     bool ok = false;
-    csv_init(&rd, r->data, r->len);
-    enum csv_status st = csv_next(&rd, &rec);
-    if (st == CSV_EOF) {
-        fprintf(stderr, "aqpd import: %s is empty: no header line\n", r->path);
-        goto fail;
-    }
-    if (st == CSV_BAD) {
-        fprintf(stderr, "aqpd import: %s: the header (line %lu) is not valid CSV: %s\n", r->path,
-                rec.line, rec.error);
-        goto fail;
-    }
-    if (!map_header(r, &rec))
+    if (!ingest_header(&rd, &rec, r->data, r->len, r->path) || !map_header(r, &rec))
         goto fail;
     while ((st = csv_next(&rd, &rec)) != CSV_EOF) {
         r->records++;
@@ -773,13 +592,12 @@ static WUR bool parse(struct run *r)
         }
         if (r->records % IMPORT_PROGRESS_EVERY == 0)
             fprintf(stderr, "aqpd import: ofsted: %lu rows read, %zu rejected\n", r->records,
-                    r->nrej);
+                    r->rej.n);
     }
     drop_duplicates(r);
-    if (r->nrej > 1)
-        qsort(r->rej, r->nrej, sizeof *r->rej, cmp_reject);
+    ingest_rejects_sort(&r->rej);
     fprintf(stderr, "aqpd import: ofsted: %lu rows read, %zu valid, %zu rejected\n", r->records,
-            r->nrows, r->nrej);
+            r->nrows, r->rej.n);
     ok = true;
 fail:
     csv_free(&rd);
@@ -788,154 +606,108 @@ fail:
 
 /* ---- loading ---- */
 
-/* One value in COPY text format: \N for NULL, backslash escapes for the rest. */
-static void copy_value(struct sbuf *b, const char *v)
+static void json_string(struct ingest_buf *b, const char *s)
 {
-    if (!v) {
-        sb_puts(b, "\\N");
-        return;
-    }
-    for (const char *p = v; *p; p++) {
-        switch (*p) {
-        case '\\': sb_puts(b, "\\\\"); break;
-        case '\n': sb_puts(b, "\\n"); break;
-        case '\r': sb_puts(b, "\\r"); break;
-        case '\t': sb_puts(b, "\\t"); break;
-        default: sb_put(b, p, 1);
-        }
-    }
-}
-
-static void json_string(struct sbuf *b, const char *s)
-{
-    sb_puts(b, "\"");
+    ingest_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') {
-            sb_put(b, "\\", 1);
-            sb_put(b, (const char *)p, 1);
+            ingest_put(b, "\\", 1);
+            ingest_put(b, (const char *)p, 1);
         } else if (*p < 0x20 || *p == 0x7F) {
-            sb_printf(b, "\\u%04x", *p);
+            ingest_printf(b, "\\u%04x", *p);
         } else {
-            sb_put(b, (const char *)p, 1);
+            ingest_put(b, (const char *)p, 1);
         }
     }
-    sb_puts(b, "\"");
-}
-
-static WUR bool ok_result(PGconn *pg, PGresult *res, ExecStatusType want, const char *what)
-{
-    if (PQresultStatus(res) == want)
-        return true;
-    fprintf(stderr, "aqpd import: %s: %s", what, PQerrorMessage(pg));
-    return false;
-}
-
-static WUR bool exec_ok(PGconn *pg, const char *sql, const char *what)
-{
-    PGresult *res = PQexec(pg, sql);
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK || ok_result(pg, res, PGRES_COMMAND_OK, what);
-    PQclear(res);
-    return ok;
+    ingest_puts(b, "\"");
 }
 
 /* COPYs the valid rows into ofsted_stage, with progress. */
 static WUR bool copy_rows(struct run *r, PGconn *pg, const char *cols)
 {
-    struct sbuf sql = {0}, b = {0};
+    static const char what[] = "COPY into the staging table";
+    struct ingest_buf target = {0}, b = {0};
     bool ok = false;
-    sb_printf(&sql, "COPY ofsted_stage (%s, row_hash) FROM STDIN", cols);
-    PGresult *res = PQexec(pg, sql.p);
-    if (!ok_result(pg, res, PGRES_COPY_IN, "COPY into the staging table")) {
-        PQclear(res);
+    ingest_printf(&target, "ofsted_stage (%s, row_hash)", cols);
+    if (!ingest_copy_start(pg, target.p, what))
         goto fail;
-    }
-    PQclear(res);
     for (size_t i = 0; i < r->nrows; i++) {
-        for (size_t c = 0; c < NCOLS; c++) {
-            copy_value(&b, r->rows[i].v[c]);
-            sb_puts(&b, "\t");
-        }
+        for (size_t c = 0; c < NCOLS; c++)
+            ingest_copy_field(&b, r->rows[i].v[c], false);
         char h[65];
-        hex(r->rows[i].hash, 32, h);
-        sb_printf(&b, "\\\\x%s\n", h);
+        ingest_hex(r->rows[i].hash, 32, h);
+        ingest_printf(&b, "\\\\x%s\n", h);
         if ((i + 1) % IMPORT_PROGRESS_EVERY == 0 || i + 1 == r->nrows) {
-            if (PQputCopyData(pg, b.p, (int)b.len) != 1) {
-                fprintf(stderr, "aqpd import: COPY: %s", PQerrorMessage(pg));
-                PQputCopyEnd(pg, "send failed");
-                PQclear(PQgetResult(pg));
+            if (!ingest_copy_send(pg, &b, NULL))
                 goto fail;
-            }
-            b.len = 0;
             fprintf(stderr, "aqpd import: ofsted: %zu/%zu rows sent to the database\n", i + 1,
                     r->nrows);
         }
     }
-    if (PQputCopyEnd(pg, NULL) != 1) {
-        fprintf(stderr, "aqpd import: COPY: %s", PQerrorMessage(pg));
-        goto fail;
-    }
-    res = PQgetResult(pg);
-    ok = ok_result(pg, res, PGRES_COMMAND_OK, "COPY into the staging table");
-    PQclear(res);
-    while ((res = PQgetResult(pg)) != NULL)
-        PQclear(res);
+    ok = ingest_copy_end(pg, NULL, what);
 fail:
-    free(sql.p);
+    free(target.p);
     free(b.p);
     return ok;
+}
+
+/*
+ * Whether `s` is a plain SQL identifier: a lower-case ASCII letter or '_', then lower-case
+ * letters, digits or '_', shorter than PostgreSQL's NAMEDATALEN (64). Such a name means the same
+ * quoted or not and cannot end the identifier it is written in.
+ */
+static bool plain_identifier(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || c == '_' || (n > 0 && c >= '0' && c <= '9')))
+            return false;
+    }
+    return n > 0 && n < 64;
 }
 
 /* Loads the valid rows and records the run, in one transaction. */
 static WUR bool load(struct run *r, const char *url, const char *started_at, struct outcome *out)
 {
-    struct sbuf cols = {0}, set = {0}, sql = {0}, rejects = {0};
+    struct ingest_buf cols = {0}, set = {0}, sql = {0}, rejects = {0};
     PGresult *res = NULL;
     bool ok = false, in_txn = false;
-    PGconn *pg = PQconnectdb(url);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "aqpd import: cannot connect to the database: %s", PQerrorMessage(pg));
-        goto fail;
-    }
-    if (PQsetClientEncoding(pg, "UTF8") != 0) {
-        fprintf(stderr, "aqpd import: client encoding UTF8: %s", PQerrorMessage(pg));
-        goto fail;
-    }
+    PGconn *pg = ingest_connect(url);
+    if (!pg)
+        return false;
+    /* The one place column names are written into SQL unquoted: ocols[] is static, and each
+     * name is checked to be a plain identifier, so none can change the statement. */
     for (size_t c = 0; c < NCOLS; c++) {
-        sb_printf(&cols, "%s%s", c ? ", " : "", ocols[c].column);
-        sb_printf(&set, "%s = EXCLUDED.%s, ", ocols[c].column, ocols[c].column);
+        const char *col = ocols[c].column;
+        if (!plain_identifier(col)) {
+            fprintf(stderr, "aqpd import: column \"%s\" is not a plain SQL identifier\n", col);
+            abort(); /* a programming error in ocols[] */
+        }
+        ingest_printf(&cols, "%s%s", c ? ", " : "", col);
+        ingest_printf(&set, "%s = EXCLUDED.%s, ", col, col);
     }
-    if (!exec_ok(pg, "SET client_min_messages = warning", "set") ||
-        !exec_ok(pg, "BEGIN", "begin"))
-        goto fail;
+    ingest_printf(&sql,
+                  "CREATE TEMP TABLE ofsted_stage ON COMMIT DROP AS "
+                  "SELECT %s, row_hash FROM ofsted_setting WITH NO DATA",
+                  cols.p);
     in_txn = true;
-    if (!exec_ok(pg, "SELECT pg_advisory_xact_lock(" IMPORT_LOCK_KEY ")", "lock"))
-        goto fail;
-    sb_printf(&sql,
-              "CREATE TEMP TABLE ofsted_stage ON COMMIT DROP AS "
-              "SELECT %s, row_hash FROM ofsted_setting WITH NO DATA",
-              cols.p);
-    res = PQexec(pg, sql.p);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "aqpd import: creating the staging table: %s(has `aqpd migrate` run?)\n",
-                PQerrorMessage(pg));
-        goto fail;
-    }
-    PQclear(res);
-    res = NULL;
-    if (!copy_rows(r, pg, cols.p) ||
-        !exec_ok(pg, "ALTER TABLE ofsted_stage ADD PRIMARY KEY (urn)", "index the staging table"))
+    if (!ingest_begin(pg, sql.p, "the staging table") || !copy_rows(r, pg, cols.p) ||
+        !ingest_exec(pg, "ALTER TABLE ofsted_stage ADD PRIMARY KEY (urn)",
+                     "index the staging table"))
         goto fail;
 
-    sb_puts(&rejects, "[");
-    for (size_t i = 0; i < r->nrej && i < IMPORT_STORE_REJECTS; i++) {
-        sb_printf(&rejects, "%s{\"line\": %lu, \"reason\": ", i ? ", " : "", r->rej[i].line);
-        json_string(&rejects, r->rej[i].reason);
-        sb_puts(&rejects, "}");
+    ingest_puts(&rejects, "[");
+    for (size_t i = 0; i < r->rej.n && i < IMPORT_STORE_REJECTS; i++) {
+        ingest_printf(&rejects, "%s{\"line\": %lu, \"reason\": ", i ? ", " : "",
+                      r->rej.v[i].line);
+        json_string(&rejects, r->rej.v[i].reason);
+        ingest_puts(&rejects, "}");
     }
-    sb_puts(&rejects, "]");
+    ingest_puts(&rejects, "]");
     char rows_read[24], rejected[24];
     snprintf(rows_read, sizeof rows_read, "%lu", r->records);
-    snprintf(rejected, sizeof rejected, "%zu", r->nrej);
+    snprintf(rejected, sizeof rejected, "%zu", r->rej.n);
     char sha[67];
     snprintf(sha, sizeof sha, "\\x%s", r->sha256_hex);
     const char *p1[] = {r->file_name, sha, rows_read, rejected, rejects.p, started_at};
@@ -954,7 +726,7 @@ static WUR bool load(struct run *r, const char *url, const char *started_at, str
         "        $5::jsonb, $6::timestamptz FROM counts, gone"
         " RETURNING id, inserted, updated, unchanged, absent",
         6, NULL, p1, NULL, NULL, 0);
-    if (!ok_result(pg, res, PGRES_TUPLES_OK, "recording the import"))
+    if (!ingest_result_ok(pg, res, PGRES_TUPLES_OK, "recording the import"))
         goto fail;
     out->import_id = atoll(PQgetvalue(res, 0, 0));
     out->inserted = atoll(PQgetvalue(res, 0, 1));
@@ -964,48 +736,35 @@ static WUR bool load(struct run *r, const char *url, const char *started_at, str
     char id[24];
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    res = NULL;
 
     sql.len = 0;
-    sb_printf(&sql,
-              "INSERT INTO ofsted_setting AS t (%s, row_hash, source_file, import_id,"
-              " imported_at, updated_at)"
-              " SELECT %s, row_hash, $1, $2::bigint, now(), now() FROM ofsted_stage"
-              " ON CONFLICT (urn) DO UPDATE SET %s row_hash = EXCLUDED.row_hash,"
-              " source_file = EXCLUDED.source_file, import_id = EXCLUDED.import_id,"
-              " imported_at = EXCLUDED.imported_at,"
-              " updated_at = CASE WHEN t.row_hash = EXCLUDED.row_hash THEN t.updated_at"
-              "                   ELSE EXCLUDED.updated_at END",
-              cols.p, cols.p, set.p);
+    ingest_printf(&sql,
+                  "INSERT INTO ofsted_setting AS t (%s, row_hash, source_file, import_id,"
+                  " imported_at, updated_at)"
+                  " SELECT %s, row_hash, $1, $2::bigint, now(), now() FROM ofsted_stage"
+                  " ON CONFLICT (urn) DO UPDATE SET %s row_hash = EXCLUDED.row_hash,"
+                  " source_file = EXCLUDED.source_file, import_id = EXCLUDED.import_id,"
+                  " imported_at = EXCLUDED.imported_at,"
+                  " updated_at = CASE WHEN t.row_hash = EXCLUDED.row_hash THEN t.updated_at"
+                  "                   ELSE EXCLUDED.updated_at END",
+                  cols.p, cols.p, set.p);
     const char *p2[] = {r->file_name, id};
-    res = PQexecParams(pg, sql.p, 2, NULL, p2, NULL, NULL, 0);
-    if (!ok_result(pg, res, PGRES_COMMAND_OK, "upserting the register"))
+    long long n;
+    if (!ingest_exec_params(pg, sql.p, 2, p2, "upserting the register", &n))
         goto fail;
-    if (strtoull(PQcmdTuples(res), NULL, 10) != r->nrows) {
-        fprintf(stderr, "aqpd import: the upsert touched %s rows, expected %zu\n",
-                PQcmdTuples(res), r->nrows);
+    if ((size_t)n != r->nrows) {
+        fprintf(stderr, "aqpd import: the upsert touched %lld rows, expected %zu\n", n,
+                r->nrows);
         goto fail;
     }
-    PQclear(res);
-    const char *p3[] = {id};
-    res = PQexecParams(pg,
-                       "UPDATE ofsted_import SET finished_at = clock_timestamp() WHERE id = $1",
-                       1, NULL, p3, NULL, NULL, 0);
-    if (!ok_result(pg, res, PGRES_COMMAND_OK, "finishing the import record"))
-        goto fail;
-    PQclear(res);
-    const char *p4[] = {IMPORT_NOTIFY_CHANNEL, id};
-    res = PQexecParams(pg, "SELECT pg_notify($1, $2)", 2, NULL, p4, NULL, NULL, 0);
-    if (!ok_result(pg, res, PGRES_TUPLES_OK, "notify"))
-        goto fail;
-    PQclear(res);
-    res = NULL;
     in_txn = false;
-    ok = exec_ok(pg, "COMMIT", "commit");
+    ok = ingest_commit(pg,
+                       "UPDATE ofsted_import SET finished_at = clock_timestamp() WHERE id = $1",
+                       id, IMPORT_NOTIFY_CHANNEL, id);
 fail:
     PQclear(res);
-    if (in_txn)
-        PQclear(PQexec(pg, "ROLLBACK"));
-    PQfinish(pg);
+    ingest_close(pg, in_txn);
     free(cols.p);
     free(set.p);
     free(sql.p);
@@ -1018,9 +777,7 @@ static void run_free(struct run *r)
     for (size_t i = 0; i < r->nrows; i++)
         row_free(&r->rows[i]);
     free(r->rows);
-    for (size_t i = 0; i < r->nrej; i++)
-        free(r->rej[i].reason);
-    free(r->rej);
+    ingest_rejects_free(&r->rej);
     free(r->data);
 }
 
@@ -1052,12 +809,12 @@ int import_main(const struct cfg *c, const char *kind, const char *path)
     printf("inserted: %lld\n", out.inserted);
     printf("updated: %lld\n", out.updated);
     printf("unchanged: %lld\n", out.unchanged);
-    printf("rejected: %zu\n", r.nrej);
-    for (size_t i = 0; i < r.nrej && i < IMPORT_LIST_REJECTS; i++)
-        printf("  line %lu: %s\n", r.rej[i].line, r.rej[i].reason);
-    if (r.nrej > IMPORT_LIST_REJECTS)
+    printf("rejected: %zu\n", r.rej.n);
+    for (size_t i = 0; i < r.rej.n && i < IMPORT_LIST_REJECTS; i++)
+        printf("  line %lu: %s\n", r.rej.v[i].line, r.rej.v[i].reason);
+    if (r.rej.n > IMPORT_LIST_REJECTS)
         printf("  ... and %zu more (all in ofsted_import.rejects, up to %d)\n",
-               r.nrej - IMPORT_LIST_REJECTS, IMPORT_STORE_REJECTS);
+               r.rej.n - IMPORT_LIST_REJECTS, IMPORT_STORE_REJECTS);
     printf("absent: %lld (in the register but not in this file; kept)\n", out.absent);
     printf("time: %.0f ms (read and validate %.0f ms, database %.0f ms)\n", (t2 - t0) / 1e6,
            (t1 - t0) / 1e6, (t2 - t1) / 1e6);

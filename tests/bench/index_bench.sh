@@ -8,17 +8,12 @@
 #
 #   tests/bench/index_bench.sh [ENTRIES [BENCH_REPS [MIX_REPS]]]   (defaults 1000000 5000 300)
 set -euo pipefail
-
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
-D=$(mktemp -d /tmp/aqpd-index-bench.XXXXXX)
-trap 'rm -rf "$D"' EXIT
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_tmpdir aqpd-index-bench
+bench_pin
 
 ${CC:-cc} -std=c11 -O2 -g -DNDEBUG -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT" \
   -o "$D/index_bench" tests/bench/index_bench.c api/index.c daemon/util.c daemon/csv.c -lm
 
-pin=()
-if command -v taskset >/dev/null && (($(nproc) >= 2)); then
-  pin=(taskset -c 1)
-fi
-"${pin[@]}" "$D/index_bench" "$ROOT" "${1:-1000000}" "${2:-5000}" "${3:-300}"
+"${pin_client[@]}" "$D/index_bench" "$ROOT" "${1:-1000000}" "${2:-5000}" "${3:-300}"

@@ -20,9 +20,9 @@
 # Environment: BENCH_DURATION (10s), BENCH_CONNECTIONS (64), BENCH_ROUNDS (3),
 # BENCH_SITES (1000000: the scaled size; 0 skips the scaled part), BENCH_SEED (0.42).
 set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
 DURATION=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNECTIONS:-64}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -31,49 +31,15 @@ SEED=${BENCH_SEED:-0.42}
 QUERY='/v1/directory?service_type=independent-fostering&near=LS6&radius_km=50&min_rating=good&limit=20'
 
 scripts/deps.sh wrk nginx-light iproute2 util-linux
-[[ -x build/aqpd ]] || { cmake -S . -B build >/dev/null && cmake --build build -j2 >/dev/null; }
-AQPD=$ROOT/build/aqpd
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-
-D=$(mktemp -d /tmp/aqpd-search-bench.XXXXXX)
-chmod 0755 "$D"
-aqpd_pid='' nginx_pid=''
-cleanup() {
-  [[ -n "$aqpd_pid" ]] && kill "$aqpd_pid" 2>/dev/null && wait "$aqpd_pid" 2>/dev/null
-  [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-  bash tests/lib/cluster.sh destroy "$D/pg" >/dev/null 2>&1 || true
-  rm -rf "$D"
-}
-trap cleanup EXIT
-say() { echo "bench: $*" >&2; }
-
-pin_server=() pin_client=()
-if (($(nproc) >= 2)) && command -v taskset >/dev/null; then
-  pin_server=(taskset -c 0)
-  pin_client=(taskset -c 1)
-fi
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+bench_aqpd
+bench_tmpdir aqpd-search-bench
+bench_pin
 
 # ---- certificate, database, data ----
-mkdir -p "$D/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-  -keyout "$D/tls/key.pem" -out "$D/tls/cert.pem" 2>/dev/null
-chmod 0644 "$D/tls/cert.pem"
+bench_cert
 say "starting a private PostgreSQL cluster"
-AQPD_PG_FAST=1 bash tests/lib/cluster.sh start "$D/pg" >/dev/null
-source "$D/pg/env"
-DBURL=$AQPD_TEST_DATABASE_URL
-psql_() { "$AQPD_PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$AQPD_PG_HOST" -p "$AQPD_PG_PORT" -U "$AQPD_PG_USER" -d aqpd "$@"; }
-export AQPD_DATABASE_URL=$DBURL
+bench_cluster_start
+psql_() { bench_psql -At "$@"; }
 "$AQPD" migrate >/dev/null
 "$AQPD" import ofsted data/ofsted/Provider_level_at_31_Mar_2025.csv >/dev/null 2>&1
 "$AQPD" import commissioners >/dev/null 2>&1
@@ -83,64 +49,18 @@ psql_ -f tests/lib/bulk_ofsted.sql >/dev/null
 say "bulk path (tests/lib/bulk_ofsted.sql): $(psql_ -c 'SELECT count(*) FROM site') sites in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 
 # ---- aqpd ----
-"${pin_server[@]}" env AQPD_LISTEN=127.0.0.1:0 AQPD_PORT_FILE="$D/aqpd.port" \
-  AQPD_TLS_CERT="$D/tls/cert.pem" AQPD_TLS_KEY="$D/tls/key.pem" AQPD_LOG_LEVEL=warn \
-  "$AQPD" serve 2>"$D/aqpd.log" &
-aqpd_pid=$!
-for _ in $(seq 1 100); do [[ -s "$D/aqpd.port" ]] && break; sleep 0.05; done
-[[ -s "$D/aqpd.port" ]] || { cat "$D/aqpd.log" >&2; say "aqpd did not start"; exit 1; }
-AQPD_PORT=$(head -n 1 "$D/aqpd.port")
-A="https://127.0.0.1:$AQPD_PORT"
-get() { curl -sS --cacert "$D/tls/cert.pem" --resolve "localhost:${2:-$AQPD_PORT}:127.0.0.1" "https://localhost:${2:-$AQPD_PORT}$1"; }
-for _ in $(seq 1 600); do
-  [[ "$(get /readyz | jq -r .status 2>/dev/null)" == ready ]] && break
-  sleep 0.1
-done
+bench_aqpd_start AQPD_LOG_LEVEL=warn
+get() { bench_curl "${2:-$AQPD_PORT}" "$1" -sS; }
+bench_wait_ready
 metric() { get /metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 say "index loaded: $(metric aqpd_search_entries) entries in $(metric aqpd_search_last_full_load_ms) ms"
 
 # ---- nginx with the same bytes ----
-mkdir -p "$D/www" "$D/nginx"
+mkdir -p "$D/www"
 get "$QUERY" >"$D/www/search.json"
 chmod 0755 "$D/www"
 chmod 0644 "$D/www/search.json"
-NGINX_PORT=$(free_port)
-user_line=''
-[[ $(id -u) -eq 0 ]] && user_line='user nobody nogroup;'
-cat >"$D/nginx/nginx.conf" <<EOF
-$user_line
-worker_processes 1;
-daemon off;
-pid $D/nginx/nginx.pid;
-error_log $D/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $D/nginx/body;
-  proxy_temp_path $D/nginx/proxy;
-  fastcgi_temp_path $D/nginx/fastcgi;
-  uwsgi_temp_path $D/nginx/uwsgi;
-  scgi_temp_path $D/nginx/scgi;
-  keepalive_timeout 60s;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NGINX_PORT ssl;
-    ssl_certificate $D/tls/cert.pem;
-    ssl_certificate_key $D/tls/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;
-    ssl_ecdh_curve X25519:P-256;
-    ssl_session_cache off;
-    location /v1/directory {
-      default_type application/json;
-      alias $D/www/search.json;
-    }
-  }
-}
-EOF
-"${pin_server[@]}" "$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf" -e "$D/nginx/error.log" &
-nginx_pid=$!
-for _ in $(seq 1 100); do get "$QUERY" "$NGINX_PORT" >/dev/null 2>&1 && break; sleep 0.05; done
+bench_nginx_start off /v1/directory "$D/www/search.json"
 cmp -s <(get "$QUERY") <(get "$QUERY" "$NGINX_PORT") || { say "aqpd and nginx bodies differ"; exit 1; }
 say "aqpd :$AQPD_PORT, nginx :$NGINX_PORT, response $(wc -c <"$D/www/search.json") bytes, $(jq '.items | length' "$D/www/search.json") items of $(jq .total "$D/www/search.json")"
 
@@ -175,31 +95,15 @@ request = function()
 end
 EOF
 
-# to_ms "1.23ms" -> 1.23
-to_ms() { awk -v v="$1" 'BEGIN { u = v; gsub(/[0-9.]/, "", u); n = v + 0;
-  if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'; }
-
-# cpu_ticks PID...: user + system CPU ticks used so far by these processes.
-cpu_ticks() {
-  local t=0 p
-  for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
-  echo "$t"
-}
-
 # run_wrk PORT PATH [LUA [PID...]]: prints "req/s p50_ms p99_ms cpu_us_per_request" (the
-# servers' CPU per answered request, steadier than req/s on a shared machine) and reports errors
-# and non-2xx answers.
+# servers' CPU per answered request, steadier than req/s on a shared machine).
 run_wrk() {
-  local out port=$1 path=$2 lua=${3:-} t0 t1 n args=(-t1 -c"$CONNS" -d"$DURATION" --latency)
+  local port=$1 path=$2 lua=${3:-} args=(-t1 -c"$CONNS" -d"$DURATION" --latency) rps p50 p99 cpu
   shift 2
   (($#)) && shift
   [[ -n "$lua" ]] && args+=(-s "$lua")
-  t0=$(cpu_ticks "$@")
-  out=$("${pin_client[@]}" wrk "${args[@]}" "https://127.0.0.1:$port$path" 2>&1)
-  t1=$(cpu_ticks "$@")
-  grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/bench:   /' >&2 || true
-  n=$(awk '/requests in/ { print $1 }' <<<"$out")
-  echo "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out") $(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")") $(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")") $(awk -v t="$((t1 - t0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }')"
+  read -r rps p50 p99 cpu < <(bench_wrk "$*" "${args[@]}" "https://127.0.0.1:$port$path")
+  printf '%s %s %s %.1f\n' "$rps" "$p50" "$p99" "$cpu"
 }
 
 # ---- pgbench: the search's own SQL ----
@@ -231,7 +135,6 @@ run_pgbench() {
 say "warm-up"
 run_wrk "$AQPD_PORT" "$QUERY" >/dev/null
 run_wrk "$NGINX_PORT" "$QUERY" >/dev/null
-nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
 a_rps=() n_rps=() p_tps=() a50=() a99=() m50=() m99=() a_cpu=() n_cpu=()
 for r in $(seq 1 "$ROUNDS"); do
   read -r a p50 p99 ac < <(run_wrk "$AQPD_PORT" "$QUERY" "" "$aqpd_pid")
@@ -244,13 +147,13 @@ for r in $(seq 1 "$ROUNDS"); do
   printf 'round %d (%s entries): aqpd %8.0f req/s (%.1f us CPU/req)  nginx %8.0f req/s (%.1f us CPU/req)  pgbench %7.0f tps  p50 %.2f ms p99 %.2f ms  mix p50 %.2f ms p99 %.2f ms\n' \
     "$r" "$(metric aqpd_search_entries)" "$a" "$ac" "$n" "$nc" "$p" "$p50" "$p99" "$mp50" "$mp99"
 done
-am=$(median "${a_rps[@]}") nm=$(median "${n_rps[@]}") pm=$(median "${p_tps[@]}")
-small50=$(median "${a50[@]}") small99=$(median "${a99[@]}")
-smix50=$(median "${m50[@]}") smix99=$(median "${m99[@]}")
+am=$(bench_median "${a_rps[@]}") nm=$(bench_median "${n_rps[@]}") pm=$(bench_median "${p_tps[@]}")
+small50=$(bench_median "${a50[@]}") small99=$(bench_median "${a99[@]}")
+smix50=$(bench_median "${m50[@]}") smix99=$(bench_median "${m99[@]}")
 printf 'median at %s entries: aqpd %.0f req/s, nginx %.0f req/s, pgbench %.0f tps\n' "$(metric aqpd_search_entries)" "$am" "$nm" "$pm"
 printf '  1. search req/s / nginx static file req/s = %s (target >= 1.0); CPU per request nginx/aqpd = %s (%s / %s us)\n' \
-  "$(ratio "$am" "$nm")" "$(ratio "$(median "${n_cpu[@]}")" "$(median "${a_cpu[@]}")")" "$(median "${n_cpu[@]}")" "$(median "${a_cpu[@]}")"
-printf '  2. search req/s / pgbench tps of the search SQL = %s (target >= 3.0)\n' "$(ratio "$am" "$pm")"
+  "$(bench_ratio "$am" "$nm")" "$(bench_ratio "$(bench_median "${n_cpu[@]}")" "$(bench_median "${a_cpu[@]}")")" "$(bench_median "${n_cpu[@]}")" "$(bench_median "${a_cpu[@]}")"
+printf '  2. search req/s / pgbench tps of the search SQL = %s (target >= 3.0)\n' "$(bench_ratio "$am" "$pm")"
 
 ((SITES > 0)) || exit 0
 
@@ -277,12 +180,12 @@ for r in $(seq 1 "$ROUNDS"); do
   printf 'round %d (%s entries): aqpd %8.0f req/s  p50 %.2f ms p99 %.2f ms  mix p50 %.2f ms p99 %.2f ms\n' \
     "$r" "$(metric aqpd_search_entries)" "$a" "$p50" "$p99" "$mp50" "$mp99"
 done
-big50=$(median "${b50[@]}") big99=$(median "${b99[@]}")
-bmix50=$(median "${bm50[@]}") bmix99=$(median "${bm99[@]}")
-printf 'median at %s entries: aqpd %.0f req/s on the issue query\n' "$(metric aqpd_search_entries)" "$(median "${b_rps[@]}")"
+big50=$(bench_median "${b50[@]}") big99=$(bench_median "${b99[@]}")
+bmix50=$(bench_median "${bm50[@]}") bmix99=$(bench_median "${bm99[@]}")
+printf 'median at %s entries: aqpd %.0f req/s on the issue query\n' "$(metric aqpd_search_entries)" "$(bench_median "${b_rps[@]}")"
 printf '  3. latency 1M / 5.4k: issue query p50 %s (%.2f / %.2f ms), p99 %s (%.2f / %.2f ms); mix p50 %s, p99 %s (target <= 1.5)\n' \
-  "$(ratio "$big50" "$small50")" "$big50" "$small50" "$(ratio "$big99" "$small99")" "$big99" "$small99" \
-  "$(ratio "$bmix50" "$smix50")" "$(ratio "$bmix99" "$smix99")"
+  "$(bench_ratio "$big50" "$small50")" "$big50" "$small50" "$(bench_ratio "$big99" "$small99")" "$big99" "$small99" \
+  "$(bench_ratio "$bmix50" "$smix50")" "$(bench_ratio "$bmix99" "$smix99")"
 printf '  4. aqpd peak RSS (VmHWM) at %s entries: %s MiB (VmRSS now %s MiB)\n' "$(metric aqpd_search_entries)" \
   "$(($(awk '/^VmHWM/ { print $2 }' "/proc/$aqpd_pid/status") / 1024))" \
   "$(($(awk '/^VmRSS/ { print $2 }' "/proc/$aqpd_pid/status") / 1024))"

@@ -40,63 +40,40 @@
 # to let the scheduler place everything), BENCH_DURABLE (0: the cluster runs as the tests' does,
 # fsync and synchronous_commit off; 1: PostgreSQL's durable defaults), BENCH_LOG_LEVEL (info).
 set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
 DURATION=${BENCH_DURATION:-10}
 CONC=${BENCH_CONCURRENCY:-16}
 ROUNDS=${BENCH_ROUNDS:-3}
 PIN=${BENCH_PIN:-1}
 
 scripts/deps.sh wrk util-linux >/dev/null
-[[ -x build/aqpd ]] || { cmake -S . -B build >/dev/null && cmake --build build -j2 >/dev/null; }
-AQPD=$ROOT/build/aqpd
-
-D=$(mktemp -d /tmp/aqpd-bench-submit.XXXXXX)
-aqpd_pid=''
-cleanup() {
-  if [[ -n "$aqpd_pid" ]]; then kill "$aqpd_pid" 2>/dev/null && wait "$aqpd_pid" 2>/dev/null; fi
-  bash tests/lib/cluster.sh destroy "$D/pg" >/dev/null 2>&1 || true
-  rm -rf "$D"
-}
-trap cleanup EXIT
-say() { echo "bench: $*" >&2; }
-
-pin_server=() pin_client=()
-if [[ "$PIN" == 1 ]] && (($(nproc) >= 2)) && command -v taskset >/dev/null; then
-  pin_server=(taskset -c 0)
-  pin_client=(taskset -c 1)
-fi
+bench_aqpd
+bench_tmpdir aqpd-bench-submit
+bench_pin "$PIN"
 
 # ---- a private cluster, migrated, with the register ----
 say "starting a private PostgreSQL cluster"
-if [[ "${BENCH_DURABLE:-0}" == 1 ]]; then
-  bash tests/lib/cluster.sh start "$D/pg" >/dev/null
-else
-  AQPD_PG_FAST=1 bash tests/lib/cluster.sh start "$D/pg" >/dev/null
-fi
-# shellcheck disable=SC1091
-source "$D/pg/env"
-DBURL=$AQPD_TEST_DATABASE_URL
-psql_() { "$AQPD_PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$AQPD_PG_HOST" -p "$AQPD_PG_PORT" -U "$AQPD_PG_USER" -d aqpd "$@"; }
+if [[ "${BENCH_DURABLE:-0}" == 1 ]]; then bench_cluster_start durable; else bench_cluster_start; fi
 if ((${#pin_server[@]})); then
   # The postmaster and its processes; backends forked later inherit the affinity.
   for p in $(pgrep -f "postgres -D $AQPD_PG_DATA" || true) $(pgrep -P "$(head -n 1 "$AQPD_PG_DATA/postmaster.pid")" || true); do
     taskset -a -p -c 0 "$p" >/dev/null 2>&1 || true
   done
 fi
-AQPD_DATABASE_URL=$DBURL "$AQPD" migrate >"$D/setup.log" 2>&1 || { cat "$D/setup.log" >&2; exit 1; }
-AQPD_DATABASE_URL=$DBURL "$AQPD" import ofsted data/ofsted/Provider_level_at_31_Mar_2025.csv >"$D/setup.log" 2>&1 ||
+"$AQPD" migrate >"$D/setup.log" 2>&1 || { cat "$D/setup.log" >&2; exit 1; }
+"$AQPD" import ofsted data/ofsted/Provider_level_at_31_Mar_2025.csv >"$D/setup.log" 2>&1 ||
   { cat "$D/setup.log" >&2; exit 1; }
 
 # Organisations are bench_org(n), with provider key "aqpd_" + n in 43 digits (only its SHA-256
 # is stored, as aqpd stores keys). make_orgs FIRST COUNT.
-psql_ <<'SQL'
+bench_psql <<'SQL'
 CREATE FUNCTION bench_org(n bigint) RETURNS uuid LANGUAGE sql IMMUTABLE AS
   $$ SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid $$;
 SQL
 make_orgs() {
-  psql_ -c "INSERT INTO organisation (id, name, kind, sector)
+  bench_psql -c "INSERT INTO organisation (id, name, kind, sector)
       SELECT bench_org(n), 'Bench provider ' || n, 'provider', 'voluntary' FROM generate_series($1, $1 + $2 - 1) n;
     INSERT INTO api_key (key_hash, role, organisation_id, label)
       SELECT sha256(convert_to('aqpd_' || lpad(n::text, 43, '0'), 'UTF8')), 'provider', bench_org(n), 'bench'
@@ -112,23 +89,10 @@ ANSWERS=$(jq -c --arg until "$(date -u -d '+400 days' +%F)" --arg reviewed "$(da
   criteria/examples/family-support.json)
 
 # ---- aqpd ----
-mkdir -p "$D/tls"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-  -keyout "$D/tls/key.pem" -out "$D/tls/cert.pem" 2>/dev/null
-env AQPD_DATABASE_URL="$DBURL" AQPD_LISTEN=127.0.0.1:0 AQPD_PORT_FILE="$D/aqpd.port" \
-  AQPD_TLS_CERT="$D/tls/cert.pem" AQPD_TLS_KEY="$D/tls/key.pem" \
-  AQPD_LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" ${BENCH_POOL_SIZE:+AQPD_POOL_SIZE=$BENCH_POOL_SIZE} \
-  "${pin_server[@]}" "$AQPD" serve 2>"$D/aqpd.log" &
-aqpd_pid=$!
-for _ in $(seq 1 100); do [[ -s "$D/aqpd.port" ]] && break; sleep 0.05; done
-[[ -s "$D/aqpd.port" ]] || { cat "$D/aqpd.log" >&2; say "aqpd did not start"; exit 1; }
-PORT=$(head -n 1 "$D/aqpd.port")
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null --cacert "$D/tls/cert.pem" --resolve "localhost:$PORT:127.0.0.1" \
-    "https://localhost:$PORT/readyz" && break
-  sleep 0.05
-done
+bench_cert
+# shellcheck disable=SC2086 # AQPD_POOL_SIZE only when BENCH_POOL_SIZE is set
+bench_aqpd_start AQPD_LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" ${BENCH_POOL_SIZE:+AQPD_POOL_SIZE=$BENCH_POOL_SIZE}
+bench_wait_ready
 
 # One cycle by hand: checks the set-up and gives the results document the pgbench side writes.
 NEXT=1 # the next organisation number to hand out
@@ -136,15 +100,14 @@ make_orgs "$NEXT" 1
 key=$(printf 'aqpd_%043d' "$NEXT")
 NEXT=$((NEXT + 1))
 call() { # METHOD PATH [BODY]
-  curl -sS --cacert "$D/tls/cert.pem" --resolve "localhost:$PORT:127.0.0.1" -X "$1" \
-    -H "Authorization: Bearer $key" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} \
-    "https://localhost:$PORT$2"
+  bench_curl "$AQPD_PORT" "$2" -sS -X "$1" -H "Authorization: Bearer $key" \
+    ${3:+-H 'Content-Type: application/json' --data-binary "$3"}
 }
 app=$(call POST /v1/applications "{\"service_type\": \"family-support\", \"answers\": $ANSWERS}" | jq -r .id)
 reply=$(call POST "/v1/applications/$app/submit")
 [[ "$(jq -r .status <<<"$reply")" == in_assessment ]] || { say "a submit by hand did not wait for an assessor: $reply"; exit 1; }
 RESULTS=$(jq -c .results <<<"$reply")
-say "aqpd on :$PORT; one cycle by hand: $(jq -r '[.results[] | .criterion + ":" + .outcome] | join(" ")' <<<"$reply")"
+say "aqpd on :$AQPD_PORT; one cycle by hand: $(jq -r '[.results[] | .criterion + ":" + .outcome] | join(" ")' <<<"$reply")"
 
 # ---- pgbench's script: app_create's and app_submit's statements (api/sql.c) ----
 cat >"$D/submit.sql" <<'SQL'
@@ -262,14 +225,14 @@ fresh() {
   BASE=$NEXT
   make_orgs "$BASE" $((CONC * PER))
   NEXT=$((NEXT + CONC * PER))
-  psql_ -c CHECKPOINT
+  bench_psql -c CHECKPOINT
 }
 
 # run_aqpd SECONDS BASE: prints complete cycles per second; errors to stderr.
 run_aqpd() {
   local base=$2 out
   out=$("${pin_client[@]}" wrk -t"$CONC" -c"$CONC" -d"$1s" --timeout 10s -s "$LUA" \
-    "https://127.0.0.1:$PORT" -- "$base" "$PER" "$ANSWERS" 2>&1)
+    "https://127.0.0.1:$AQPD_PORT" -- "$base" "$PER" "$ANSWERS" 2>&1)
   grep -E 'Socket errors' <<<"$out" | sed 's/^/bench:   aqpd: /' >&2 || true
   local line
   line=$(grep '^cycles ' <<<"$out") || { say "wrk: $out"; exit 1; }
@@ -322,15 +285,14 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # Every cycle left its two audit events, and the chain still verifies.
-AQPD_DATABASE_URL=$DBURL "$AQPD" audit verify >"$D/verify.out" 2>&1 ||
+"$AQPD" audit verify >"$D/verify.out" 2>&1 ||
   { say "aqpd audit verify failed: $(cat "$D/verify.out")"; exit 1; }
 say "$(cat "$D/verify.out")"
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-am=$(median "${a_runs[@]}")
-pm=$(median "${p_runs[@]}")
-qm=$(median "${q_runs[@]}")
-ratio=$(awk -v a="$am" -v p="$pm" 'BEGIN { printf "%.2f", (p > 0) ? a / p : 0 }')
+am=$(bench_median "${a_runs[@]}")
+pm=$(bench_median "${p_runs[@]}")
+qm=$(bench_median "${q_runs[@]}")
+ratio=$(bench_ratio "$am" "$pm")
 printf 'median: aqpd %.0f submits/s, pgbench %.0f tx/s, ratio aqpd/pgbench %s (target >= 0.7)\n' \
   "$am" "$pm" "$ratio"
 printf '(for context: pgbench with %s clients, aqpd'"'"'s database connections: %.0f tx/s)\n' "$POOL" "$qm"

@@ -234,7 +234,7 @@ static bool has_msg(const struct msgs *m, const char *needle)
     return false;
 }
 
-static bool has_reject(const struct rejects *rej, unsigned long line, const char *needle)
+static bool has_reject(const struct ingest_rejects *rej, unsigned long line, const char *needle)
 {
     for (size_t i = 0; i < rej->n; i++)
         if (rej->v[i].line == line && strstr(rej->v[i].reason, needle))
