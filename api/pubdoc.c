@@ -7,10 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
-#include <yajl/yajl_tree.h>
 
-/* JSON nesting the snapshot's items may have (they have at most 3). */
+#include "qualify/jv.h"
+
+/*
+ * Limits on one snapshot row. A row is one item (a site, an organisation, a council with its
+ * offers...), never the whole directory: the document is assembled here from the rows. Items
+ * nest at most 3 deep. The largest item the API can store is an organisation (name <= 300,
+ * description <= 5,000 and website <= 500 characters, <= 10 identifiers): under 40 KB
+ * of JSON with every character escaped, its longest string at most 20,000 bytes; the largest
+ * row of the whole Ofsted register as a directory (tests/lib/bulk_ofsted.sql) is 648 bytes.
+ * jv's default sizes (1 MiB a row, 64 KiB a string, 10,000 members, 200,000 values) hold all
+ * of that with room to spare; nesting stays bounded at 32 as before jv. A row past a limit is
+ * refused, naming it: publishing fails rather than sign what was not checked.
+ */
 #define PUBDOC_MAX_DEPTH 32
+static const struct jv_limits row_limits = {
+    .max_bytes = JV_DEFAULT_MAX_BYTES,
+    .max_depth = PUBDOC_MAX_DEPTH,
+    .max_string = JV_DEFAULT_MAX_STRING,
+    .max_members = JV_DEFAULT_MAX_MEMBERS,
+    .max_nodes = JV_DEFAULT_MAX_NODES,
+};
 
 static void buf_add(struct pubdoc_buf *b, const void *p, size_t n)
 {
@@ -89,7 +107,7 @@ static bool number_ok(const char *s)
 
 struct member {
     const char *key;
-    yajl_val val;
+    const jv *val;
 };
 
 static int member_cmp(const void *a, const void *b)
@@ -97,62 +115,70 @@ static int member_cmp(const void *a, const void *b)
     return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
 }
 
-static bool emit(struct pubdoc_buf *b, yajl_val v, int depth, char *err, size_t errlen)
+/* Appends v in the canonical form. Recursion is bounded: the parser refused anything nested
+ * deeper than PUBDOC_MAX_DEPTH, and duplicate keys. Numbers are re-emitted from the text the
+ * database wrote (JV_KEEP_NUMBER_TEXT). */
+static bool emit(struct pubdoc_buf *b, const jv *v, char *err, size_t errlen)
 {
-    if (depth > PUBDOC_MAX_DEPTH) {
-        snprintf(err, errlen, "nesting deeper than %d", PUBDOC_MAX_DEPTH);
-        return false;
-    }
-    if (YAJL_IS_STRING(v)) {
-        emit_string(b, YAJL_GET_STRING(v));
-    } else if (YAJL_IS_NUMBER(v)) {
-        const char *r = YAJL_GET_NUMBER(v);
-        if (!number_ok(r)) {
-            snprintf(err, errlen, "number \"%.40s\" is not in a canonical form", r);
+    switch (jv_typeof(v)) {
+    case JV_STRING:
+        emit_string(b, jv_str(v, NULL));
+        return true;
+    case JV_INT:
+    case JV_NUMBER: {
+        const char *r = jv_number_text(v);
+        if (!r || !number_ok(r)) {
+            snprintf(err, errlen, "number \"%.40s\" is not in a canonical form", r ? r : "?");
             return false;
         }
         buf_str(b, r);
-    } else if (YAJL_IS_TRUE(v)) {
-        buf_str(b, "true");
-    } else if (YAJL_IS_FALSE(v)) {
-        buf_str(b, "false");
-    } else if (YAJL_IS_NULL(v)) {
+        return true;
+    }
+    case JV_BOOL:
+        buf_str(b, jv_bool(v) ? "true" : "false");
+        return true;
+    case JV_NULL:
         buf_str(b, "null");
-    } else if (YAJL_IS_ARRAY(v)) {
+        return true;
+    case JV_ARRAY:
         buf_add(b, "[", 1);
-        for (size_t i = 0; i < v->u.array.len; i++) {
+        for (size_t i = 0; i < jv_len(v); i++) {
             if (i)
                 buf_add(b, ",", 1);
-            if (!emit(b, v->u.array.values[i], depth + 1, err, errlen))
+            if (!emit(b, jv_index(v, i), err, errlen))
                 return false;
         }
         buf_add(b, "]", 1);
-    } else if (YAJL_IS_OBJECT(v)) {
-        size_t n = v->u.object.len;
-        struct member *m = xmalloc((n ? n : 1) * sizeof *m);
-        for (size_t i = 0; i < n; i++)
-            m[i] = (struct member){v->u.object.keys[i], v->u.object.values[i]};
-        qsort(m, n, sizeof *m, member_cmp);
-        buf_add(b, "{", 1);
-        bool ok = true;
-        for (size_t i = 0; i < n && ok; i++) {
-            if (i)
-                buf_add(b, ",", 1);
-            if (i && strcmp(m[i - 1].key, m[i].key) == 0) {
-                snprintf(err, errlen, "duplicate key \"%.40s\"", m[i].key);
-                ok = false;
-                break;
-            }
-            emit_string(b, m[i].key);
-            buf_add(b, ":", 1);
-            ok = emit(b, m[i].val, depth + 1, err, errlen);
-        }
-        free(m);
-        if (!ok)
-            return false;
+        return true;
+    case JV_OBJECT:
+        break;
+    }
+    size_t n = jv_len(v);
+    struct member *m = xmalloc((n ? n : 1) * sizeof *m);
+    for (size_t i = 0; i < n; i++)
+        m[i].val = jv_member(v, i, &m[i].key, NULL);
+    qsort(m, n, sizeof *m, member_cmp);
+    buf_add(b, "{", 1);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (i)
+            buf_add(b, ",", 1);
+        emit_string(b, m[i].key);
+        buf_add(b, ":", 1);
+        ok = emit(b, m[i].val, err, errlen);
+    }
+    free(m);
+    if (ok)
         buf_add(b, "}", 1);
-    } else {
-        snprintf(err, errlen, "unexpected JSON value");
+    return ok;
+}
+
+/* Parses one row's JSON text (len bytes) into *out (the caller frees it with jv_free). */
+static bool parse_row(const char *json, size_t len, jv **out, char *err, size_t errlen)
+{
+    struct jv_error jerr;
+    if (!jv_parse_opts(json, len, &row_limits, JV_KEEP_NUMBER_TEXT, out, &jerr)) {
+        snprintf(err, errlen, "not JSON: %s at byte %zu", jerr.msg, jerr.offset);
         return false;
     }
     return true;
@@ -160,14 +186,11 @@ static bool emit(struct pubdoc_buf *b, yajl_val v, int depth, char *err, size_t 
 
 bool pubdoc_canonical(const char *json, struct pubdoc_buf *out, char *err, size_t errlen)
 {
-    char perr[256];
-    yajl_val v = yajl_tree_parse(json, perr, sizeof perr);
-    if (!v) {
-        snprintf(err, errlen, "not JSON: %s", perr);
+    jv *v;
+    if (!parse_row(json, strlen(json), &v, err, errlen))
         return false;
-    }
-    bool ok = emit(out, v, 0, err, errlen);
-    yajl_tree_free(v);
+    bool ok = emit(out, v, err, errlen);
+    jv_free(v);
     return ok;
 }
 
@@ -197,35 +220,18 @@ static void hex_digest(const void *a, size_t al, const void *b, size_t bl, char 
 }
 
 /* Reads the audit row's seq and hash. */
-static bool audit_head(const char *json, struct pubdoc *d, char *err, size_t errlen)
+static bool audit_head(const jv *v, struct pubdoc *d, char *err, size_t errlen)
 {
-    char perr[128];
-    yajl_val v = yajl_tree_parse(json, perr, sizeof perr);
-    const char *sp[] = {"seq", NULL}, *hp[] = {"hash", NULL};
-    yajl_val seq = v ? yajl_tree_get(v, sp, yajl_t_number) : NULL;
-    yajl_val hash = v ? yajl_tree_get(v, hp, yajl_t_string) : NULL;
-    const char *hs = hash ? hash->u.string : NULL;
-    bool ok = seq && YAJL_IS_INTEGER(seq) && hs && strlen(hs) == 64;
-    if (ok) {
-        d->audit_seq = YAJL_GET_INTEGER(seq);
-        snprintf(d->audit_hash, sizeof d->audit_hash, "%s", hs);
-    } else {
+    const jv *seq = jv_get(v, "seq");
+    size_t hl = 0;
+    const char *hs = jv_str(jv_get(v, "hash"), &hl);
+    if (!jv_is_int(seq) || !hs || hl != 64) {
         snprintf(err, errlen, "the audit row is not {\"seq\": integer, \"hash\": 64 hex}");
+        return false;
     }
-    yajl_tree_free(v);
-    return ok;
-}
-
-/* Adds the number of offers of one commissioner item (JSON text) to *offers. */
-static void count_offers(const char *json, long long *offers)
-{
-    char perr[64];
-    yajl_val v = yajl_tree_parse(json, perr, sizeof perr);
-    const char *op[] = {"offers", NULL};
-    yajl_val a = v ? yajl_tree_get(v, op, yajl_t_array) : NULL;
-    if (a)
-        *offers += (long long)a->u.array.len;
-    yajl_tree_free(v);
+    d->audit_seq = jv_int(seq);
+    snprintf(d->audit_hash, sizeof d->audit_hash, "%s", hs);
+    return true;
 }
 
 bool pubdoc_build(const PGresult *r, struct pubdoc *d, char *err, size_t errlen)
@@ -250,25 +256,29 @@ bool pubdoc_build(const PGresult *r, struct pubdoc *d, char *err, size_t errlen)
         if (sections[s].kind == SEC_ARRAY)
             buf_add(&d->doc, "[", 1);
         for (; row < nrows && strcmp(PQgetvalue(r, row, 0), sections[s].name) == 0; row++) {
-            const char *item = PQgetvalue(r, row, 1);
-            if (sections[s].kind == SEC_OBJECT) {
-                if (audit_seen) {
-                    snprintf(err, errlen, "more than one audit row");
-                    goto fail;
-                }
-                audit_seen = true;
-                if (!audit_head(item, d, err, errlen))
-                    goto fail;
-            } else if (count[s]++) {
-                buf_add(&d->doc, ",", 1);
+            if (sections[s].kind == SEC_OBJECT && audit_seen) {
+                snprintf(err, errlen, "more than one audit row");
+                goto fail;
             }
+            if (sections[s].kind == SEC_ARRAY && count[s]++)
+                buf_add(&d->doc, ",", 1);
+            jv *item;
             char sub[200];
-            if (!pubdoc_canonical(item, &d->doc, sub, sizeof sub)) {
+            bool ok = parse_row(PQgetvalue(r, row, 1), (size_t)PQgetlength(r, row, 1), &item, sub,
+                                sizeof sub) &&
+                      emit(&d->doc, item, sub, sizeof sub);
+            if (ok && sections[s].kind == SEC_OBJECT) {
+                audit_seen = true;
+                ok = audit_head(item, d, sub, sizeof sub);
+            }
+            if (ok && strcmp(sections[s].name, "commissioners") == 0 &&
+                jv_is_array(jv_get(item, "offers")))
+                offers += (long long)jv_len(jv_get(item, "offers"));
+            jv_free(item);
+            if (!ok) {
                 snprintf(err, errlen, "%s row %d: %s", sections[s].name, row + 1, sub);
                 goto fail;
             }
-            if (strcmp(sections[s].name, "commissioners") == 0)
-                count_offers(item, &offers);
         }
         if (sections[s].kind == SEC_ARRAY) {
             buf_add(&d->doc, "]", 1);

@@ -41,8 +41,11 @@ struct pubdoc {
 
 /*
  * Appends the canonical form of the JSON text `json` (NUL-terminated, trusted: it comes from
- * the database) to `out`. False with a reason in err for text that is not JSON or a number
- * outside the canonical number forms (an exponent, a leading "+" or zero).
+ * the database) to `out`, parsed with qualify/jv under the row limits of pubdoc.c (nesting 32,
+ * 1 MiB, strings 64 KiB). False with a reason in err for text that is not JSON as jv reads it
+ * (also: a NUL, invalid UTF-8, a duplicate key, an integer outside 64 bits), that is past a
+ * limit, or that has a number outside the canonical number forms (an exponent, a leading "+"
+ * or zero); `out` may then hold part of the output.
  */
 bool pubdoc_canonical(const char *json, struct pubdoc_buf *out, char *err, size_t errlen) WUR;
 

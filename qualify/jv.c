@@ -36,8 +36,13 @@ struct jv {
     bool is_static;     /* jv_static_*: never freed */
     union {
         bool b;
-        int64_t i;
-        double d;
+        struct {
+            union {
+                int64_t i;
+                double d;
+            };
+            char *num_text; /* as written, when parsed with JV_KEEP_NUMBER_TEXT; else NULL */
+        };
         struct {
             char *p; /* NUL-terminated, no NUL inside */
             size_t len;
@@ -309,6 +314,10 @@ void jv_free(jv *v)
     while (depth) {
         jv *n = stack[--depth];
         switch (n->type) {
+        case JV_INT:
+        case JV_NUMBER:
+            free(n->u.num_text);
+            break;
         case JV_STRING:
             free(n->u.s.p);
             break;
@@ -345,9 +354,11 @@ static jv *copy_shallow(const jv *v)
         break;
     case JV_INT:
         c->u.i = v->u.i;
+        c->u.num_text = v->u.num_text ? xstrdup(v->u.num_text) : NULL;
         break;
     case JV_NUMBER:
         c->u.d = v->u.d;
+        c->u.num_text = v->u.num_text ? xstrdup(v->u.num_text) : NULL;
         break;
     case JV_STRING:
         c->u.s.p = xstrndup(v->u.s.p, v->u.s.len);
@@ -505,6 +516,13 @@ const char *jv_str(const jv *v, size_t *len)
     if (len)
         *len = v->u.s.len;
     return v->u.s.p;
+}
+
+const char *jv_number_text(const jv *v)
+{
+    if (!v || (v->type != JV_INT && v->type != JV_NUMBER))
+        return NULL;
+    return v->u.num_text;
 }
 
 size_t jv_len(const jv *v)
@@ -922,6 +940,7 @@ struct pframe {
 
 struct pstate {
     struct jv_limits lim;
+    unsigned flags; /* enum jv_parse_flag */
     yajl_handle h;
     jv *root;
     struct pframe *st;
@@ -1030,6 +1049,8 @@ static int cb_number(void *ctx, const char *s, size_t len)
         }
         v = jv_new_double(d);
     }
+    if (ps->flags & JV_KEEP_NUMBER_TEXT)
+        v->u.num_text = xstrndup(text, len);
     if (text != small)
         free(text);
     return attach(ps, v);
@@ -1216,7 +1237,13 @@ static bool prescan(const char *buf, size_t len, struct jv_error *err)
 bool jv_parse(const char *buf, size_t len, const struct jv_limits *limits, jv **out,
               struct jv_error *err)
 {
-    struct pstate ps = {0};
+    return jv_parse_opts(buf, len, limits, 0, out, err);
+}
+
+bool jv_parse_opts(const char *buf, size_t len, const struct jv_limits *limits, unsigned flags,
+                   jv **out, struct jv_error *err)
+{
+    struct pstate ps = {.flags = flags};
     bool ok = false;
 
     *out = NULL;

@@ -1,8 +1,9 @@
 /*
  * jv: JSON values for qualify/ and for whoever hands it data. Owns the value tree (null, bool,
- * 64-bit integer and double kept distinct, NUL-free UTF-8 string with length, array, object in
- * key order), the bounded parser that builds it (yajl_parse callbacks, every input limit
- * enforced while parsing, never yajl_tree_parse), and a compact serialiser.
+ * 64-bit integer and double kept distinct, optionally with the text each was written as,
+ * NUL-free UTF-8 string with length, array, object in key order), the bounded parser that
+ * builds it (yajl_parse callbacks, every input limit enforced while parsing, never
+ * yajl_tree_parse), and a compact serialiser.
  *
  * Invariants every jv holds, whether parsed or built:
  *  - strings and object keys are valid UTF-8 with no NUL byte, so they are also C strings;
@@ -79,6 +80,18 @@ struct jv_error {
 bool jv_parse(const char *buf, size_t len, const struct jv_limits *limits, jv **out,
               struct jv_error *err) WUR;
 
+/* Options of jv_parse_opts (bits). */
+enum jv_parse_flag {
+    /* Every number keeps the text it was written as (jv_number_text), for a caller that must
+     * re-emit numbers exactly as they came ("53.818500" stays that, not 53.8185). Costs one
+     * allocation per number. */
+    JV_KEEP_NUMBER_TEXT = 1u << 0,
+};
+
+/* jv_parse with options: flags is 0 (exactly jv_parse) or enum jv_parse_flag bits. */
+bool jv_parse_opts(const char *buf, size_t len, const struct jv_limits *limits, unsigned flags,
+                   jv **out, struct jv_error *err) WUR;
+
 /* Frees v and everything under it. NULL is a no-op. v must be a root (owned by no parent). */
 void jv_free(jv *v);
 
@@ -111,6 +124,12 @@ double jv_double(const jv *v);       /* JV_INT converted, JV_NUMBER as is, else 
 /* Borrowed pointer to the NUL-terminated bytes of a string (length in *len if not NULL), or
  * NULL if v is not a string. */
 const char *jv_str(const jv *v, size_t *len);
+
+/* Borrowed text of a number as written in the JSON it was parsed from with
+ * JV_KEEP_NUMBER_TEXT (NUL-terminated, e.g. "53.818500", "-0", "1E5"); NULL for a number
+ * parsed without it or built by jv_new_*, and for anything but a number. jv_copy keeps it;
+ * jv_equal and jv_dump ignore it. */
+const char *jv_number_text(const jv *v);
 
 /* Elements of an array, members of an object, bytes of a string; 0 for anything else. */
 size_t jv_len(const jv *v);

@@ -3,9 +3,9 @@
 # postcode of a children's home. The data is the real register as qualified providers
 # (tests/lib/bulk_ofsted.sql): every children's home has a synthetic confidential name
 # ("Confidential home <URN>"), street address ("<n> Private Lane, Secretby") and full postcode
-# ("<outcode> <d>ZZ"). Every such string is collected from the database (site.name, address and
-# postcode where address_private), over 3,938 homes, and searched for (case-insensitively; each
-# postcode also without its space) in every public answer:
+# ("<outcode> <d>ZZ"). Every such string is collected from the database (search_needles:
+# site.name, address and postcode where address_private), over 3,938 homes, and searched for
+# (case-insensitively; each postcode also without its space) in every public answer:
 #   - /v1/directory walked to its end, 100 a page: with no filter, for every service type, with
 #     q (confidential, secretby, home, private lane, the name of an organisation running a home)
 #     and near (outcodes, lat,lon) with and without a radius; every item of a private site also
@@ -13,8 +13,8 @@
 #   - /v1/providers/{id} for every provider with a children's home (and an active qualification:
 #     the others have no public page);
 #   - /v1/commissioners and /v1/commissioners/{code} for every council, /v1/service-types;
-#   - (api/routes.c has no /hsds/* or /v1/publications/*/directory.csv route yet: when they
-#     come, add them to PUBLIC below.)
+#   - the signed publications, their exports and the Open Referral UK feed made from them:
+#     tests/integration/publication_redaction.sh, on the same data.
 # q=Confidential finds no children's home publicly but finds them with a council's key on
 # /v1/search, whose answers do carry the strings (so the scanner is shown to find them).
 # q=Secretby finds nothing in either view: addresses are not searchable text (api/index.h).
@@ -29,24 +29,7 @@ search_wait_ready
 export CACERT AQPD_PORT
 
 # ---- the confidential strings ----
-# A private site whose name is its organisation's (the 14 secure children's homes run by
-# councils, which the register names after the council) has no confidential name: the
-# provider's name is public. Every other private site's name, address and postcode is.
-HOMES="FROM site s JOIN organisation o ON o.id = s.organisation_id WHERE s.address_private"
-db_query "SELECT s.name $HOMES AND s.name <> o.name UNION ALL
-          SELECT s.address $HOMES AND s.address IS NOT NULL UNION ALL
-          SELECT s.postcode $HOMES AND s.postcode IS NOT NULL" >"$T/needles"
-N_HOMES=$(db_query "SELECT count(*) $HOMES AND s.name <> o.name")
-N_HOMES_FULL=$(db_query "SELECT count(*) $HOMES AND s.name LIKE 'Confidential home %'
-  AND s.address LIKE '% Private Lane, Secretby' AND (s.postcode IS NULL OR s.postcode ~ '^[A-Z0-9]{2,4} [0-9]ZZ$')")
-N_POSTCODES=$(db_query "SELECT count(*) $HOMES AND s.postcode IS NOT NULL")
-N_ADDRESSES=$(db_query "SELECT count(*) $HOMES AND s.address IS NOT NULL")
-((N_POSTCODES >= 3938)) || fail "only $N_POSTCODES children's homes with a full postcode"
-N_NEEDLES=$((N_HOMES + N_ADDRESSES + N_POSTCODES))
-((N_HOMES >= 3938)) || fail "only $N_HOMES children's homes to check, expected >= 3938"
-assert_eq "$N_HOMES" "$N_HOMES_FULL" "children's homes with a confidential name, address and postcode"
-assert_eq "$N_NEEDLES" "$(wc -l <"$T/needles")" "confidential strings collected"
-note "$N_HOMES children's homes, $(wc -l <"$T/needles") confidential strings"
+search_needles "$T/needles"
 
 # ---- every public answer ----
 D=/v1/directory

@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2034 # variables set here are read by the tests that source this
 # Sourced after tests/lib/common.sh by the search tests (search.sh, search_redaction.sh,
-# search_freshness.sh): a database holding the real register as qualified providers
-# (tests/lib/bulk_ofsted.sql), aqpd started and waited for until its index is loaded, requests
-# with a key, API keys from the CLI, the ground truth exported with the tests' own SQL, and
-# millisecond clocks.
+# search_freshness.sh, publication_redaction.sh): a database holding the real register as
+# qualified providers (tests/lib/bulk_ofsted.sql), its children's homes' confidential strings,
+# aqpd started and waited for until its index is loaded, requests with a key, API keys from the
+# CLI, the ground truth exported with the tests' own SQL, and millisecond clocks.
 
 SEARCH_OFSTED_CSV=$AQPD_SOURCE_DIR/data/ofsted/Provider_level_at_31_Mar_2025.csv
 SEARCH_ORACLE=$AQPD_SOURCE_DIR/tests/lib/search_oracle.js
@@ -25,6 +25,32 @@ search_data() {
   local homes
   homes=$(db_query "SELECT count(*) FROM site WHERE address_private")
   ((homes >= 3938)) || fail "the bulk load made $homes private (children's home) sites, expected >= 3938"
+}
+
+# search_needles FILE: writes to FILE, one a line, every confidential string of the children's
+# homes of search_data (tests/lib/bulk_ofsted.sql): the name, street address and full postcode of
+# every address_private site. A private site whose name is its organisation's (the 14 secure
+# children's homes run by councils, which the register names after the council) has no
+# confidential name: the provider's name is public. Checks that there are at least 3,938 homes,
+# each with its synthetic name, address and postcode. Sets HOMES (SQL: FROM ... WHERE over the
+# private sites, as s, and their organisations, as o), N_HOMES and N_NEEDLES.
+search_needles() {
+  HOMES="FROM site s JOIN organisation o ON o.id = s.organisation_id WHERE s.address_private"
+  db_query "SELECT s.name $HOMES AND s.name <> o.name UNION ALL
+            SELECT s.address $HOMES AND s.address IS NOT NULL UNION ALL
+            SELECT s.postcode $HOMES AND s.postcode IS NOT NULL" >"$1"
+  N_HOMES=$(db_query "SELECT count(*) $HOMES AND s.name <> o.name")
+  local full postcodes addresses
+  full=$(db_query "SELECT count(*) $HOMES AND s.name LIKE 'Confidential home %'
+    AND s.address LIKE '% Private Lane, Secretby' AND (s.postcode IS NULL OR s.postcode ~ '^[A-Z0-9]{2,4} [0-9]ZZ$')")
+  postcodes=$(db_query "SELECT count(*) $HOMES AND s.postcode IS NOT NULL")
+  addresses=$(db_query "SELECT count(*) $HOMES AND s.address IS NOT NULL")
+  ((postcodes >= 3938)) || fail "only $postcodes children's homes with a full postcode"
+  N_NEEDLES=$((N_HOMES + addresses + postcodes))
+  ((N_HOMES >= 3938)) || fail "only $N_HOMES children's homes to check, expected >= 3938"
+  assert_eq "$N_HOMES" "$full" "children's homes with a confidential name, address and postcode"
+  assert_eq "$N_NEEDLES" "$(wc -l <"$1")" "confidential strings collected"
+  note "$N_HOMES children's homes, $N_NEEDLES confidential strings"
 }
 
 # search_wait_ready [what]: polls /readyz of the aqpd started last until 200 (the index loaded).

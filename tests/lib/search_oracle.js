@@ -14,7 +14,8 @@
 //                                                      every entry that matched before and after
 //                                                      came exactly once and nothing else came
 //   node search_oracle.js expect TRUTH.json QUERY      prints the expected number of results
-//   node search_oracle.js scan - NEEDLES SPECS         fetches (and walks) public answers and
+//   node search_oracle.js scan - NEEDLES SPECS         fetches (and walks, or pages through)
+//                                                      public answers, or reads saved ones, and
 //                                                      looks for confidential strings in them
 //   node search_oracle.js fresh - SPEC.json            makes a change and measures how long each
 //                                                      instance takes to show it (see fresh())
@@ -427,23 +428,24 @@ async function checkOne(t, line, errs, stats) {
 // ---- redaction: scan response bodies for confidential strings ----
 
 // Needles: lower-cased, and each full postcode also without its space. Found by sliding one
-// window per distinct needle length over the lower-cased body.
-function needleIndex(list) {
-  const set = new Set();
-  for (const n of list) {
+// window per distinct needle length over the lower-cased body. Control needles (strings that
+// may be shown) are found by the same pass and counted apart.
+function needleIndex(list, controlList = []) {
+  const forms = (n) => {
     const l = n.toLowerCase();
-    set.add(l);
-    if (/^[a-z0-9]{2,4} [0-9][a-z]{2}$/.test(l)) set.add(l.replace(' ', ''));
-  }
+    return /^[a-z0-9]{2,4} [0-9][a-z]{2}$/.test(l) ? [l, l.replace(' ', '')] : [l];
+  };
+  const set = new Set(list.flatMap(forms));
+  const control = new Set(controlList.flatMap(forms).filter((n) => !set.has(n)));
   // One pass: a window of the shortest needle's length finds the candidates by their start.
-  const K = Math.min(...[...set].map((n) => n.length));
+  const K = Math.min(...[...set, ...control].map((n) => n.length));
   const byStart = new Map();
-  for (const n of set) {
+  for (const n of [...set, ...control]) {
     const k = n.slice(0, K);
     if (!byStart.has(k)) byStart.set(k, []);
     byStart.get(k).push(n);
   }
-  return { set, K, byStart };
+  return { set, control, K, byStart };
 }
 function findNeedles(idx, body) {
   const b = body.toLowerCase(), hits = new Set();
@@ -455,31 +457,66 @@ function findNeedles(idx, body) {
   return hits;
 }
 
-// scan NEEDLES SPECS: each spec line "PATH KEYVAR [walk]"; a walk follows next_cursor to the
-// end (limit=100 in PATH). Checks every body for every needle, and every directory item of a
-// private site for leaked members. Prints {bodies, bytes, hits, private_items, private_ids}.
+// scan NEEDLES SPECS: each spec line "PATH KEYVAR [MODE [LABEL]]". MODE "walk" follows
+// next_cursor to the end (limit=100 in PATH) and checks every directory item of a private site
+// for leaked members; "pages" follows an Open Referral list's page numbers to its last page
+// and checks that the pages held total_items objects; "file" reads the local file PATH (an
+// answer the test saved) instead of fetching; anything else is one GET. Checks every body for
+// every needle. Prints {needles, bodies, bytes, hits, private_items, private_ids, examples,
+// groups}: groups has, for each LABEL, {specs, bodies, bytes, lines (newlines), items (of
+// walks and pages), hits, control_hits} so that a test can show what each kind of answer
+// amounted to. With $SCAN_CONTROL (a file of strings that may be shown, one a line), those are
+// looked for too and counted as control_hits: where they are found, a confidential string in
+// the same place would have been.
 async function scan(needlesFile, specsFile, errs) {
-  const idx = needleIndex(fs.readFileSync(needlesFile, 'utf8').split('\n').filter((l) => l.length >= 4));
+  const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.length >= 4);
+  const idx = needleIndex(lines(needlesFile), process.env.SCAN_CONTROL ? lines(process.env.SCAN_CONTROL) : []);
   const specs = fs.readFileSync(specsFile, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
-  const st = { needles: idx.set.size, bodies: 0, bytes: 0, hits: 0, private_items: 0, private_ids: 0, examples: [] };
+  const st = { needles: idx.set.size, control_needles: idx.control.size, bodies: 0, bytes: 0, hits: 0, control_hits: 0,
+    private_items: 0, private_ids: 0, examples: [], groups: {} };
   const privIds = new Set();
   for (const spec of specs) {
-    const [path, keyvar, mode] = spec.trim().split(/\s+/);
+    const [path, keyvar, mode, label] = spec.trim().split(/\s+/);
     const key = keyvar && keyvar !== '-' ? process.env[keyvar] : null;
-    let cursor = null;
+    const g = label ? (st.groups[label] = st.groups[label] || { specs: 0, bodies: 0, bytes: 0, lines: 0, items: 0, hits: 0, control_hits: 0 }) : null;
+    if (g) g.specs++;
+    let cursor = null, total = null, seen = 0;
     for (let n = 0; n < 10000; n++) {
-      const p = cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path;
-      const r = await get(p, key);
+      const sep = path.includes('?') ? '&' : '?';
+      const p = mode === 'pages' ? `${path}${sep}page=${n + 1}`
+        : cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path;
+      const r = mode === 'file' ? { status: 200, body: fs.readFileSync(path, 'utf8') } : await get(p, key);
       if (r.status !== 200) { errs.push(`${p}: HTTP ${r.status}: ${r.body.slice(0, 200)}`); break; }
       st.bodies++;
       st.bytes += r.body.length;
-      const h = findNeedles(idx, r.body);
-      if (h.size) {
-        st.hits += h.size;
-        if (st.examples.length < 5) st.examples.push(`${p}: ${[...h].slice(0, 3).join(' | ')}`);
+      const found = [...findNeedles(idx, r.body)];
+      const h = found.filter((n) => idx.set.has(n)), ctl = found.length - h.length;
+      if (h.length) {
+        st.hits += h.length;
+        if (st.examples.length < 5) st.examples.push(`${p}: ${h.slice(0, 3).join(' | ')}`);
+      }
+      st.control_hits += ctl;
+      if (g) {
+        g.bodies++;
+        g.bytes += r.body.length;
+        g.lines += r.body.split('\n').length - 1;
+        g.hits += h.length;
+        g.control_hits += ctl;
+      }
+      if (mode === 'pages') {
+        const b = JSON.parse(r.body);
+        if (total === null) total = b.total_items;
+        seen += b.contents.length;
+        if (g) g.items += b.contents.length;
+        if (b.last_page || b.contents.length === 0) {
+          if (seen !== total) errs.push(`${path}: the pages held ${seen} objects, total_items says ${total}`);
+          break;
+        }
+        continue;
       }
       if (mode !== 'walk') break;
       const b = JSON.parse(r.body);
+      if (g) g.items += b.items.length;
       for (const it of b.items) {
         if (!it.site || !it.site.address_private) continue;
         st.private_items++;

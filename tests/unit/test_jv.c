@@ -1,8 +1,8 @@
 /*
  * Unit tests for qualify/jv: the bounded parser (limits, NUL, UTF-8, depth, big integers,
- * duplicate keys, trailing garbage, error offsets), accessors and paths, builders, equality,
- * and the dump/parse round trip, including trees far deeper than any C stack would survive
- * with recursive walks.
+ * duplicate keys, trailing garbage, error offsets), numbers kept as written, accessors and
+ * paths, builders, equality, and the dump/parse round trip, including trees far deeper than
+ * any C stack would survive with recursive walks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +157,50 @@ static void test_integers(void **state)
     assert_int_equal(cmp, 1);
     jv_free(b);
     jv_free(a);
+}
+
+/* JV_KEEP_NUMBER_TEXT: every number keeps its text, through jv_copy; values, equality and
+ * dump are unchanged by it; without the flag, and for built numbers, there is none. */
+static void test_number_text(void **state)
+{
+    (void)state;
+    const char *text = "[53.818500, -0, 1E5, 4500, -1.566250, 0.10, 9223372036854775807, \"7\", "
+                       "{\"n\": -0.0}]";
+    const char *want[] = {"53.818500", "-0", "1E5", "4500", "-1.566250", "0.10",
+                          "9223372036854775807"};
+    jv *v = NULL;
+    struct jv_error err = {0};
+    assert_true(jv_parse_opts(text, strlen(text), NULL, JV_KEEP_NUMBER_TEXT, &v, &err));
+    jv *c = jv_copy(v);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_string_equal(jv_number_text(jv_index(v, i)), want[i]);
+        assert_string_equal(jv_number_text(jv_index(c, i)), want[i]);
+    }
+    assert_true(jv_is_double(jv_index(v, 0)));
+    assert_true(jv_double(jv_index(v, 0)) == 53.8185);
+    assert_true(jv_is_int(jv_index(v, 3)));
+    assert_int_equal(jv_int(jv_index(v, 3)), 4500);
+    assert_null(jv_number_text(jv_index(v, 7))); /* a string */
+    assert_string_equal(jv_number_text(jv_get(jv_index(v, 8), "n")), "-0.0");
+    jv *plain = parse_ok(text);
+    assert_null(jv_number_text(jv_index(plain, 0)));
+    assert_true(jv_equal(v, plain));
+    char *d1 = jv_dump(v, NULL), *d2 = jv_dump(plain, NULL);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    jv *built = jv_new_double(53.8185);
+    assert_null(jv_number_text(built));
+    jv_free(built);
+    jv_free(plain);
+    jv_free(c);
+    jv_free(v);
+
+    /* The flag changes no limit: a number's text is still bounded by max_string. */
+    struct jv_limits lim = {.max_string = 8};
+    assert_false(jv_parse_opts("123456789", 9, &lim, JV_KEEP_NUMBER_TEXT, &v, &err));
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "longer than 8"));
 }
 
 static void test_nul(void **state)
@@ -539,6 +583,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_number_text),
         cmocka_unit_test(test_nul),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_depth),
