@@ -46,6 +46,7 @@ struct api_ctx {
     int nparams;
     char request_id[40];
     struct auth_principal who; /* the caller, once authenticated (role 0 on public routes) */
+    uint64_t timeout_ms;       /* a handler's own limit for its database work; 0: request_timeout_ms */
     unsigned char key_hash[32]; /* the bearer key's SHA-256, once parsed */
     uint64_t start_ns;
     bool replied;

@@ -99,6 +99,9 @@ void pub_create(struct api_ctx *ctx)
                     "to an Ed25519 PEM private key and reload");
         return;
     }
+    /* it reads the whole directory and the database derives the feed from it: minutes for a
+       national directory, so publish_timeout_ms rather than request_timeout_ms */
+    ctx->timeout_ms = ctx->srv->cfg.publish_timeout_ms;
     struct db_job *j = api_job_new(ctx);
     db_job_add(j, "pub_snapshot", 0, NULL);
     api_db(ctx, j, snapshot_done);

@@ -367,6 +367,12 @@ static void job_done(void *arg, enum db_status st, PGresult *const *res, int n)
     ctx->db_done(ctx, st, res, n);
 }
 
+/* How long the request may take, database included. */
+static uint64_t timeout_ms(const struct api_ctx *ctx)
+{
+    return ctx->timeout_ms ? ctx->timeout_ms : ctx->srv->cfg.request_timeout_ms;
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
@@ -375,7 +381,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     snprintf(ra, sizeof ra, "%d", LIMIT_RETRY_AFTER_S);
     evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", ra);
     api_problem(ctx, 503, "timeout", "the request took longer than %llu ms",
-                (unsigned long long)ctx->srv->cfg.request_timeout_ms);
+                (unsigned long long)timeout_ms(ctx));
 }
 
 void api_db(struct api_ctx *ctx, struct db_job *job,
@@ -390,7 +396,7 @@ void api_db(struct api_ctx *ctx, struct db_job *job,
     ctx->job = job;
     if (!ctx->deadline)
         ctx->deadline = evtimer_new(ctx->srv->base, on_deadline, ctx);
-    uint64_t ms = ctx->srv->cfg.request_timeout_ms;
+    uint64_t ms = timeout_ms(ctx);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     event_add(ctx->deadline, &tv);
 }

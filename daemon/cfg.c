@@ -54,6 +54,7 @@ static const struct key_def keys[] = {
     {"max_body_bytes", U64(max_body_bytes, 1024, 256u * 1024 * 1024)},
     {"idle_timeout_s", U64(idle_timeout_s, 1, 3600)},
     {"request_timeout_ms", U64(request_timeout_ms, 10, 600000)},
+    {"publish_timeout_ms", U64(publish_timeout_ms, 10, 3600000)},
     {"shutdown_grace_s", U64(shutdown_grace_s, 0, 600)},
     {"db_queue_max", U64(db_queue_max, 1, 1000000)},
     {"signup_per_hour", U64(signup_per_hour, 1, 1000000)},
@@ -84,6 +85,7 @@ void cfg_defaults(struct cfg *c)
     c->max_body_bytes = LIMIT_MAX_BODY_BYTES;
     c->idle_timeout_s = LIMIT_IDLE_TIMEOUT_S;
     c->request_timeout_ms = LIMIT_REQUEST_TIMEOUT_MS;
+    c->publish_timeout_ms = LIMIT_PUBLISH_TIMEOUT_MS;
     c->shutdown_grace_s = LIMIT_SHUTDOWN_GRACE_S;
     c->db_queue_max = LIMIT_DB_QUEUE;
     c->signup_per_hour = LIMIT_SIGNUP_PER_HOUR;

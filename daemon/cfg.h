@@ -32,6 +32,7 @@ struct cfg {
     uint64_t max_body_bytes;
     uint64_t idle_timeout_s;
     uint64_t request_timeout_ms;
+    uint64_t publish_timeout_ms; /* POST /v1/publications, instead of request_timeout_ms */
     uint64_t shutdown_grace_s;
     uint64_t db_queue_max;
     uint64_t signup_per_hour; /* public sign-ups admitted per client address per hour */

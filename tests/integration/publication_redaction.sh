@@ -41,8 +41,7 @@ export CACERT AQPD_PORT
 search_needles "$T/needles"
 
 # ---- a publication of the whole register ----
-# (With the CLI: under the sanitizers, publishing the whole register through POST
-# /v1/publications takes longer than the default request_timeout_ms.)
+# (With the CLI; tests/integration/publications.sh publishes through POST /v1/publications.)
 aqpd_run publish
 assert_eq 0 "$RUN_EXIT" "aqpd publish: $RUN_ERR"
 assert_eq "1 false" "$(jq -r '"\(.number) \(.unchanged)"' <<<"$RUN_OUT")" "the first publication"
