@@ -309,7 +309,7 @@ enum {
     C_KEY, C_SITE, C_ORG, C_ORG_NAME, C_SITE_NAME, C_ST, C_TIERS, C_STATUS, C_SECTOR, C_REGION,
     C_LA, C_LAT, C_LON, C_PLAT, C_PLON, C_PRIVATE, C_RATING, C_AGE_MIN, C_AGE_MAX, C_VAC,
     C_VAC_AT, C_DESC, C_AGREEMENTS, C_PREC, C_PUB_PREC, C_DISTRICT, C_URN, C_PLACES, C_ADDRESS,
-    C_POSTCODE, C_COUNT
+    C_POSTCODE, C_PUB_POINT, C_PRECISE_POINT, C_COUNT
 };
 
 static const char *val(const PGresult *r, int row, int c)
@@ -321,8 +321,10 @@ static const char *val(const PGresult *r, int row, int c)
  * What the index keeps of an entry's display, beyond its own fields (api/index.h calls them
  * opaque texts; only this file reads them):
  *   display_public   two letters, where the precise and the public point come from (s site,
- *                    d district, l local authority), then the site's JSON members that every
- *                    view shows and the entry does not hold: "district", "ofsted_urn", "places";
+ *                    d district, l local authority); the public point and the precise point as
+ *                    shown ("53.81234,-1.57001", formatted by index_rows()), each followed by
+ *                    "|"; then the site's JSON members that every view shows and the entry does
+ *                    not hold: "district", "ofsted_urn", "places";
  *   display_private  the members that only the commissioner view shows of a private site (a
  *                    children's home) and every view shows of another: "address", "postcode";
  *                    NULL when there are none.
@@ -347,14 +349,31 @@ static void member_str(struct sb *b, size_t from, const char *name, const char *
     sb_str(b, v);
 }
 
+/* A point as index_rows() formats it: "lat,lon", digits, signs and points only. */
+static bool point_ok(const char *p)
+{
+    if (!p || !strchr(p, ','))
+        return false;
+    for (; *p; p++)
+        if (!strchr("0123456789.,-", *p))
+            return false;
+    return true;
+}
+
 static void display_texts(const PGresult *r, int i, struct sb *pub, struct sb *priv)
 {
     char head[2] = {precision_letter(val(r, i, C_PREC)), precision_letter(val(r, i, C_PUB_PREC))};
     sb_put(pub, head, 2);
-    member_str(pub, 2, "district", val(r, i, C_DISTRICT));
-    member_str(pub, 2, "ofsted_urn", val(r, i, C_URN));
+    const char *u = val(r, i, C_PUB_POINT), *p = val(r, i, C_PRECISE_POINT);
+    sb_puts(pub, point_ok(u) ? u : "0,0"); /* never: the query places every entry it returns */
+    sb_put(pub, "|", 1);
+    sb_puts(pub, point_ok(p) ? p : "0,0");
+    sb_put(pub, "|", 1);
+    size_t from = pub->n;
+    member_str(pub, from, "district", val(r, i, C_DISTRICT));
+    member_str(pub, from, "ofsted_urn", val(r, i, C_URN));
     if (val(r, i, C_PLACES)) {
-        sb_puts(pub, pub->n > 2 ? ",\"places\":" : "\"places\":");
+        sb_puts(pub, pub->n > from ? ",\"places\":" : "\"places\":");
         sb_int(pub, atoll(val(r, i, C_PLACES)));
     }
     sb_put(pub, "", 1); /* the index copies C strings */
@@ -1052,46 +1071,6 @@ static const char *param_name(enum idx_param p)
 
 /* ---- the answer ---- */
 
-/*
- * A coordinate as index_entries() shows it, round(x::numeric, 5): PostgreSQL turns the double
- * into its 15 significant digits, then rounds half away from zero to five decimals, and has no
- * "-0". Done here the same way so that a provider's page (SQL) and the directory (this file)
- * never disagree by a last digit.
- */
-static void sb_coord(struct sb *b, double x)
-{
-    char t[40];
-    /* d.dddddddddddddde[+-]XX: 15 significant digits */
-    if (!isfinite(x) || snprintf(t, sizeof t, "%.14e", fabs(x)) <= 0) {
-        sb_puts(b, "0.00000");
-        return;
-    }
-    uint64_t m = 0;
-    for (const char *p = t; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            m = m * 10 + (uint64_t)(*p - '0');
-    int e = atoi(strchr(t, 'e') + 1); /* x = m * 10^(e - 14) */
-    int shift = e - 14 + 5;           /* x * 10^5 = m * 10^shift */
-    uint64_t v;                       /* |x| * 10^5, rounded */
-    if (shift >= 0) {
-        v = m;
-        for (int i = 0; i < shift && v < UINT64_MAX / 10; i++)
-            v *= 10;
-    } else if (shift < -18) {
-        v = 0;
-    } else {
-        uint64_t p10 = 1;
-        for (int i = 0; i < -shift; i++)
-            p10 *= 10;
-        v = m / p10 + (m % p10 >= p10 / 2 ? 1 : 0); /* half away from zero */
-    }
-    char o[48];
-    int k = snprintf(o, sizeof o, "%s%llu.%05llu", x < 0 && v ? "-" : "",
-                     (unsigned long long)(v / 100000), (unsigned long long)(v % 100000));
-    if (k > 0)
-        sb_put(b, o, (size_t)k);
-}
-
 static const char *precision_name(char c)
 {
     return c == 's' ? "site" : c == 'd' ? "district" : "local_authority";
@@ -1119,7 +1098,14 @@ static void put_place(struct sb *b, const char *member, const struct ref_point *
    and its point the public one (district or council) in the public view. */
 static void put_display(struct sb *b, const struct idx_entry *e, bool priv)
 {
-    const char *pub = e->display_public && strlen(e->display_public) >= 2 ? e->display_public : "ll";
+    /* display_public: "PU" lat,lon "|" lat,lon "|" members (display_texts) */
+    const char *pub = e->display_public ? e->display_public : "";
+    const char *bar1 = strlen(pub) >= 2 ? strchr(pub + 2, '|') : NULL;
+    const char *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+    if (!bar2) /* never: display_texts wrote it */
+        pub = "ll0,0|0,0|", bar1 = pub + 5, bar2 = pub + 9;
+    const char *point = priv ? bar1 + 1 : pub + 2, *point_end = priv ? bar2 : bar1;
+    const char *comma = memchr(point, ',', (size_t)(point_end - point));
     bool full = priv || !e->address_private;
     sb_puts(b, "\"provider\":{\"id\":");
     sb_str(b, e->organisation_id);
@@ -1140,17 +1126,17 @@ static void put_display(struct sb *b, const struct idx_entry *e, bool priv)
         sb_put(b, ",", 1);
         sb_puts(b, e->display_private);
     }
-    if (pub[2]) {
+    if (bar2[1]) {
         sb_put(b, ",", 1);
-        sb_puts(b, pub + 2);
+        sb_puts(b, bar2 + 1);
     }
     sb_puts(b, e->address_private ? ",\"address_private\":true" : ",\"address_private\":false");
     put_place(b, ",\"local_authority\":", S.ref.councils, S.ref.n_councils, e->la);
     put_place(b, ",\"region\":", S.ref.regions, S.ref.n_regions, e->region);
     sb_puts(b, "},\"location\":{\"lat\":");
-    sb_coord(b, priv ? e->precise_lat : e->lat);
+    sb_put(b, point, (size_t)(comma - point));
     sb_puts(b, ",\"lon\":");
-    sb_coord(b, priv ? e->precise_lon : e->lon);
+    sb_put(b, comma + 1, (size_t)(point_end - comma - 1));
     sb_puts(b, ",\"precision\":\"");
     sb_puts(b, precision_name(priv ? pub[0] : pub[1]));
     sb_puts(b, "\"}");

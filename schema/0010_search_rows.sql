@@ -13,7 +13,9 @@
 -- home) is its district, else its LA, never its own coordinates; a public site's is its precise
 -- point. point_precision / public_precision name where each came from: site, district or
 -- local_authority. A private site's address and postcode are returned for the commissioner
--- view; the server never shows them in the public one.
+-- view; the server never shows them in the public one. public_point / precise_point are the
+-- points as shown, "lat,lon" with five decimals (about a metre), formatted here once rather
+-- than by the server for every answer.
 CREATE FUNCTION index_rows(p_sites uuid[])
 RETURNS TABLE (key text, site_id uuid, organisation_id uuid, organisation_name text,
                site_name text, service_type text, tiers integer, status text, sector text,
@@ -22,7 +24,8 @@ RETURNS TABLE (key text, site_id uuid, organisation_id uuid, organisation_name t
                address_private boolean, rating text, age_min integer, age_max integer,
                vacancies integer, vacancies_at bigint, description text, agreements text,
                point_precision text, public_precision text, district text, ofsted_urn text,
-               places integer, address text, postcode text)
+               places integer, address text, postcode text, public_point text,
+               precise_point text)
 LANGUAGE sql STABLE AS $$
     WITH g AS (
         SELECT s.*, o.name AS org_name, o.sector AS org_sector, o.description AS org_desc,
@@ -67,7 +70,9 @@ LANGUAGE sql STABLE AS $$
             LEFT JOIN offer of ON of.commissioner_code = a.commissioner_code
                               AND of.service_type = a.service_type
             WHERE a.qualification_id = q.id AND a.status <> 'terminated'),
-           d.p_prec, d.u_prec, d.outcode, d.ofsted_urn, d.places, d.address, d.postcode
+           d.p_prec, d.u_prec, d.outcode, d.ofsted_urn, d.places, d.address, d.postcode,
+           round(d.u_lat::numeric, 5) || ',' || round(d.u_lon::numeric, 5),
+           round(d.p_lat::numeric, 5) || ',' || round(d.p_lon::numeric, 5)
     FROM d
     JOIN qualification q ON q.organisation_id = d.organisation_id
          AND (cardinality(d.service_types) = 0 OR q.service_type = ANY (d.service_types))
