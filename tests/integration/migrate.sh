@@ -8,7 +8,8 @@ t_init
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 # The recorded sha256 as hex, whether the column is text or bytea.
-recorded_sha() { db_query "SELECT sha256::text FROM aqpd_schema_migrations WHERE name LIKE '%$1%'" | sed 's/^\\x//'; }
+# $1: the migration's version (the number its file name starts with).
+recorded_sha() { db_query "SELECT sha256::text FROM aqpd_schema_migrations WHERE version = $1" | sed 's/^\\x//'; }
 
 # ---- the repository's own schema/ ----
 NO_MIGRATE=1 new_database real
@@ -24,7 +25,7 @@ assert_eq "$before" "$(db_query 'SELECT version, name, sha256, applied_at FROM a
   "a second migrate changes nothing in aqpd_schema_migrations"
 for f in "$AQPD_SOURCE_DIR"/schema/[0-9][0-9][0-9][0-9]_*.sql; do
   [[ -e "$f" ]] || continue
-  assert_eq "$(sha256_of "$f")" "$(recorded_sha "$(basename "$f" .sql | cut -d_ -f2-)")" \
+  assert_eq "$(sha256_of "$f")" "$(recorded_sha "$((10#$(basename "$f" | cut -c1-4)))")" \
     "recorded sha256 of $(basename "$f")"
 done
 
@@ -53,7 +54,7 @@ assert_eq "9001 9002 9010" "$(db_query "SELECT string_agg(version::text::bigint:
   "versions recorded"
 assert_eq "t_first" "$(db_query 'SELECT name FROM aqpd_schema_migrations WHERE version::text::bigint = 9001' | sed 's/^9001_//; s/\.sql$//')" \
   "name recorded for 9001"
-assert_eq "$(sha256_of "$S/9002_t_second.sql")" "$(recorded_sha t_second)" "sha256 recorded for 9002"
+assert_eq "$(sha256_of "$S/9002_t_second.sql")" "$(recorded_sha 9002)" "sha256 recorded for 9002"
 assert_eq 1 "$(db_query 'SELECT count(*) FROM aqpd_schema_migrations WHERE version::text::bigint = 9010 AND applied_at IS NOT NULL AND applied_at <= now()')" \
   "applied_at recorded"
 
