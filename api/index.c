@@ -479,6 +479,15 @@ static const char *const rating_names[] = {"none", "inadequate", "requires_impro
                                            "outstanding"};
 static const char *const agreement_names[] = {"active", "suspended", "terminated"};
 
+/* The position of s in names[0..n), or -1. */
+static int name_lookup(const char *const *names, unsigned n, const char *s)
+{
+    for (unsigned i = 0; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 const char *idx_status_name(enum idx_status s)
 {
     return (unsigned)s < IDX_STATUS_COUNT ? status_names[s] : "?";
@@ -486,12 +495,10 @@ const char *idx_status_name(enum idx_status s)
 
 bool idx_status_parse(const char *s, enum idx_status *out)
 {
-    for (unsigned i = 0; i < IDX_STATUS_COUNT; i++)
-        if (s && strcmp(s, status_names[i]) == 0) {
-            *out = (enum idx_status)i;
-            return true;
-        }
-    return false;
+    int i = name_lookup(status_names, IDX_STATUS_COUNT, s);
+    if (i >= 0)
+        *out = (enum idx_status)i;
+    return i >= 0;
 }
 
 const char *idx_rating_name(enum idx_rating r)
@@ -501,12 +508,10 @@ const char *idx_rating_name(enum idx_rating r)
 
 bool idx_rating_parse(const char *s, enum idx_rating *out)
 {
-    for (unsigned i = 0; i < IDX_RATING_COUNT; i++)
-        if (s && strcmp(s, rating_names[i]) == 0) {
-            *out = (enum idx_rating)i;
-            return true;
-        }
-    return false;
+    int i = name_lookup(rating_names, IDX_RATING_COUNT, s);
+    if (i >= 0)
+        *out = (enum idx_rating)i;
+    return i >= 0;
 }
 
 const char *idx_agreement_status_name(enum idx_agreement_status s)
@@ -516,12 +521,10 @@ const char *idx_agreement_status_name(enum idx_agreement_status s)
 
 bool idx_agreement_status_parse(const char *s, enum idx_agreement_status *out)
 {
-    for (unsigned i = 0; i <= IDX_AGREEMENT_TERMINATED; i++)
-        if (s && strcmp(s, agreement_names[i]) == 0) {
-            *out = (enum idx_agreement_status)i;
-            return true;
-        }
-    return false;
+    int i = name_lookup(agreement_names, IDX_AGREEMENT_TERMINATED + 1, s);
+    if (i >= 0)
+        *out = (enum idx_agreement_status)i;
+    return i >= 0;
 }
 
 /* ------------------------------------------------------------------------------------------
