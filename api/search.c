@@ -28,7 +28,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Sites per page of a full load: big enough that a million sites take 50 round trips, small
- * enough that one page's result (about 400 bytes per entry) stays under 10 MB. */
+ * enough that the loader holds one page's rows at a time, not the directory's. */
 #define PAGE_SITES "20000"
 /* Organisations per reload batch; beyond the pending limit a full reload is cheaper. */
 #define BATCH_ORGS 500
