@@ -3,7 +3,8 @@
  * See server.h.
  *
  * TLS only: evhttp gets every connection's bufferevent from bevcb, which always returns a
- * bufferevent_openssl in accepting state. Returning NULL there would make libevent serve plain
+ * bufferevent_openssl in accepting state (conn.c: a filter over the socket that writes each
+ * answer with one system call). Returning NULL there would make libevent serve plain
  * HTTP on this port (STYLE.md), so failure to build one aborts instead.
  *
  * Connection cap: libevent 2.1 has none. Every connection's SSL carries a record whose free
@@ -14,6 +15,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/search.h"
+#include "daemon/conn.h"
 #include "daemon/db.h"
 #include "daemon/limits.h"
 #include "daemon/log.h"
@@ -54,9 +56,7 @@ static void on_conn_closed(bool handshake_done, void *arg)
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
     struct srv *s = arg;
-    SSL *ssl = tls_conn_new(s->ssl_ctx);
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *bev = conn_new(base, tls_conn_new(s->ssl_ctx));
     if (!bev) {
         log_kv(LOG_ERROR, "cannot create a TLS bufferevent", (char *)NULL);
         abort(); /* never NULL: libevent would answer in plain HTTP */

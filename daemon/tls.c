@@ -9,6 +9,8 @@
 
 struct tls_conn {
     bool handshake_done;
+    void *app; /* tls_conn_attach */
+    void (*app_free)(void *app);
 };
 
 static int conn_idx = -1;
@@ -21,6 +23,8 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     struct tls_conn *c = ptr;
     if (!c)
         return;
+    if (c->app_free)
+        c->app_free(c->app);
     if (close_fn)
         close_fn(c->handshake_done, close_arg);
     free(c);
@@ -105,4 +109,13 @@ SSL *tls_conn_new(SSL_CTX *ctx)
     if (!c || !SSL_set_ex_data(ssl, conn_idx, c))
         abort();
     return ssl;
+}
+
+void tls_conn_attach(SSL *ssl, void *app, void (*app_free)(void *app))
+{
+    struct tls_conn *c = SSL_get_ex_data(ssl, conn_idx);
+    if (!c)
+        abort(); /* every SSL here comes from tls_conn_new */
+    c->app = app;
+    c->app_free = app_free;
 }

@@ -30,4 +30,8 @@ SSL_CTX *tls_ctx_new(const char *cert_path, const char *key_path, char *err, siz
 /* A new server-side SSL for one connection. Never returns NULL (aborts: see STYLE.md). */
 SSL *tls_conn_new(SSL_CTX *ctx);
 
+/* Hangs the caller's per-connection state on an SSL from tls_conn_new; `app_free` runs when
+   the SSL is freed, before the close hook, while the connection's BIOs still exist. */
+void tls_conn_attach(SSL *ssl, void *app, void (*app_free)(void *app));
+
 #endif
