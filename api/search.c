@@ -19,6 +19,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "api/acache.h"
 #include "api/api.h"
 #include "api/body.h"
 #include "api/index.h"
@@ -44,6 +45,11 @@
 /* radius_km accepted: up to the length of England and Wales (a placement far from home is
  * still a placement); larger asks are mistakes. */
 #define MAX_RADIUS_KM 1000.0
+
+/* The answer cache (acache.h): answers kept at once, and their bytes in all. An answer to a
+ * page of 20 is about 14 KB, one of 100 about 70 KB: 512 of them fit the budget. */
+#define CACHE_ENTRIES 512
+#define CACHE_BYTES (16u << 20)
 
 /* ---- reference tables: sorted arrays searched by bsearch ---- */
 
@@ -95,6 +101,11 @@ static struct {
     size_t seen_next;
 
     uint64_t full_started_ns;
+    /* Bumped by every change to what an answer shows (index, reference tables, vacancy age):
+     * a cached answer of an older generation is never served. */
+    uint64_t gen;
+    struct acache *cache; /* answers; NULL when cache_ms is 0 */
+    uint64_t cache_ms;
     /* metrics */
     uint64_t loads_full, loads_orgs, load_failures, last_full_ms, notifications;
 } S;
@@ -522,6 +533,7 @@ static void ref_done(void *arg, enum db_status st, PGresult *const *res, int n)
     reftab_free(&S.ref);
     S.ref = t;
     S.have_ref = true;
+    S.gen++;
     S.state = L_IDLE;
     pump();
 }
@@ -543,6 +555,7 @@ static void page_done(void *arg, enum db_status st, PGresult *const *res, int n)
         idx_free(S.ix);
         S.ix = S.building;
         S.building = NULL;
+        S.gen++;
         S.loads_full++;
         S.last_full_ms = (util_now_ns() - S.full_started_ns) / 1000000;
         char ms[24], count[24];
@@ -565,6 +578,7 @@ static void orgs_done(void *arg, enum db_status st, PGresult *const *res, int n)
             idx_remove_organisation(S.ix, S.batch[i]);
         for (int i = 0; i < PQntuples(res[0]); i++)
             (void)upsert_row(S.ix, res[0], i);
+        S.gen++;
     }
     S.loads_orgs++;
     batch_free();
@@ -672,7 +686,20 @@ void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacanc
 
 void search_set_vacancy_max_age(uint64_t seconds)
 {
+    if (S.vacancy_max_age_s != seconds)
+        S.gen++;
     S.vacancy_max_age_s = seconds;
+}
+
+void search_set_cache_ms(uint64_t ms)
+{
+    S.cache_ms = ms;
+    if (!ms) {
+        acache_free(S.cache);
+        S.cache = NULL;
+    } else if (!S.cache) {
+        S.cache = acache_new(CACHE_ENTRIES, CACHE_BYTES);
+    }
 }
 
 void search_stop(void)
@@ -682,6 +709,7 @@ void search_stop(void)
     idx_free(S.ix);
     idx_free(S.building);
     reftab_free(&S.ref);
+    acache_free(S.cache);
     for (size_t i = 0; i < S.n_pending; i++)
         free(S.pending[i]);
     free(S.pending);
@@ -732,6 +760,23 @@ void search_metrics(struct evbuffer *out)
     struct idx_stats st = {0};
     if (S.ix)
         idx_stats(S.ix, &st);
+    struct acache_stats cs = {0};
+    if (S.cache)
+        acache_stats(S.cache, &cs);
+    evbuffer_add_printf(out,
+                        "# HELP aqpd_search_cache_answers_total Searches, by whether the answer "
+                        "cache had their answer.\n"
+                        "# TYPE aqpd_search_cache_answers_total counter\n"
+                        "aqpd_search_cache_answers_total{result=\"hit\"} %llu\n"
+                        "aqpd_search_cache_answers_total{result=\"miss\"} %llu\n"
+                        "# HELP aqpd_search_cache_entries Answers in the answer cache.\n"
+                        "# TYPE aqpd_search_cache_entries gauge\n"
+                        "aqpd_search_cache_entries %zu\n"
+                        "# HELP aqpd_search_cache_bytes Memory the answer cache holds.\n"
+                        "# TYPE aqpd_search_cache_bytes gauge\n"
+                        "aqpd_search_cache_bytes %zu\n",
+                        (unsigned long long)cs.hits, (unsigned long long)cs.misses, cs.entries,
+                        cs.bytes);
     evbuffer_add_printf(out,
                         "# HELP aqpd_search_entries Directory entries in the search index.\n"
                         "# TYPE aqpd_search_entries gauge\n"
@@ -1205,6 +1250,21 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
     sb_puts(b, "}");
 }
 
+/*
+ * The answer cache's key for this request: the view, the caller when the answer depends on
+ * who asks (the framework search shows a council its own agreements and prices), and the
+ * request's URI as sent. Two spellings of one search are two keys; that costs a miss, never
+ * a wrong answer. False when the URI is too long to be worth keeping.
+ */
+static bool cache_key(const struct api_ctx *ctx, enum which w, char *key, size_t len)
+{
+    const char *uri = evhttp_request_get_uri(ctx->req);
+    int k = w == W_DIRECTORY
+                ? snprintf(key, len, "d %s", uri)
+                : snprintf(key, len, "s %u %s %s", ctx->who.role, ctx->who.commissioner, uri);
+    return k > 0 && (size_t)k < len;
+}
+
 static void run_search(struct api_ctx *ctx, enum which w)
 {
     if (!search_ready()) {
@@ -1212,6 +1272,19 @@ static void run_search(struct api_ctx *ctx, enum which w)
         api_problem(ctx, 503, "search_loading",
                     "the search index is loading from the database; try again in a moment");
         return;
+    }
+    char key[1024];
+    uint64_t now_ms = util_now_ns() / 1000000u;
+    bool cacheable = S.cache && cache_key(ctx, w, key, sizeof key);
+    if (cacheable) {
+        size_t n;
+        const char *hit = acache_get(S.cache, key, S.gen, now_ms, &n);
+        if (hit) {
+            struct evbuffer *out = evbuffer_new();
+            evbuffer_add(out, hit, n);
+            api_reply_json(ctx, 200, out);
+            return;
+        }
     }
     /* One event loop answers one search at a time (nothing here waits), so the parameters and
      * the result (about 20 KB) are reused rather than allocated per request. */
@@ -1268,6 +1341,8 @@ static void run_search(struct api_ctx *ctx, enum which w)
         sb_printf(&b, ",\"kind\":\"%s\"}", P->near_kind);
     }
     sb_puts(&b, "}");
+    if (cacheable)
+        acache_put(S.cache, key, S.gen, now_ms, S.cache_ms, b.p, b.n);
     sb_reply(ctx, &b);
 }
 

@@ -31,6 +31,13 @@ struct api_ctx;
 void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacancy_max_age_s);
 /* Changes the vacancy age on reload. */
 void search_set_vacancy_max_age(uint64_t seconds);
+/*
+ * How long an answer may be served again from the answer cache (api/acache.h), in
+ * milliseconds; 0 turns the cache off. An answer is never served after anything it shows has
+ * changed in the index; this bounds only how late it notices the clock (a vacancy figure
+ * ageing into "unknown"). Call after search_start.
+ */
+void search_set_cache_ms(uint64_t ms);
 void search_stop(void);
 
 /* Whether searches can be answered: the first full load has completed. /readyz needs it. */

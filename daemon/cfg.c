@@ -62,6 +62,7 @@ static const struct key_def keys[] = {
     {"tile_url", K_TILE, offsetof(struct cfg, tile_url), 0, 0},
     {"tile_attribution", K_TEXT, offsetof(struct cfg, tile_attribution), 0, 0},
     {"vacancy_max_age_s", U64(vacancy_max_age_s, 60, 31536000)},
+    {"search_cache_ms", U64(search_cache_ms, 0, 60000)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -93,6 +94,7 @@ void cfg_defaults(struct cfg *c)
     c->tile_url = xstrdup("");
     c->tile_attribution = xstrdup("");
     c->vacancy_max_age_s = LIMIT_VACANCY_MAX_AGE_S;
+    c->search_cache_ms = LIMIT_SEARCH_CACHE_MS;
 }
 
 void cfg_free(struct cfg *c)

@@ -40,6 +40,7 @@ struct cfg {
     char *tile_url;         /* map tile URL template for the web page; "" = no tiles */
     char *tile_attribution; /* plain text credit the map shows for those tiles; may be "" */
     uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
+    uint64_t search_cache_ms;   /* how long a search answer may be served again; 0: no cache */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */

@@ -43,6 +43,10 @@
 /* Seconds after which a vacancy figure counts as unknown in search: a provider is asked to
  * update weekly, so an older figure is more likely wrong than right. */
 #define LIMIT_VACANCY_MAX_AGE_S 604800
+/* Milliseconds a search answer may be served again from the answer cache. A change to the
+ * index invalidates it at once whatever this is; this bounds how late an answer notices the
+ * clock (vacancy figures ageing), and a second is the freshness the directory promises. */
+#define LIMIT_SEARCH_CACHE_MS 1000
 /* Seconds a known API key stays cached in the daemon; the cache saves every authenticated
  * request a database round trip. A change to api_key is NOTIFYed and clears the cache at once;
  * this bound holds if a notification is lost (a connection down at that moment). */

@@ -224,6 +224,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     s->cfg = next;
     apply_limits(s);
     search_set_vacancy_max_age(s->cfg.vacancy_max_age_s);
+    search_set_cache_ms(s->cfg.search_cache_ms);
     log_kv(LOG_INFO, "reloaded configuration and certificate", "tls_cert", s->cfg.tls_cert,
            (char *)NULL);
 }
@@ -389,6 +390,7 @@ int srv_main(const char *cfg_path)
     s.ev_sweep = evtimer_new(s.base, on_sweep, &s);
     db_pool_set_notify(s.pool, on_notify, &s);
     search_start(s.base, s.pool, s.cfg.vacancy_max_age_s);
+    search_set_cache_ms(s.cfg.search_cache_ms);
     struct timeval first = {1, 0}; /* soon after start: the pool connects meanwhile */
     event_add(s.ev_sweep, &first);
 

@@ -26,7 +26,9 @@
 #   bench_aqpd_start [VAR=VALUE...]
 #                              `aqpd serve` with VAR=VALUE in its environment, on 127.0.0.1 (a
 #                              port of its choosing: AQPD_PORT; pid aqpd_pid), TLS with
-#                              bench_cert's pair, on the server CPU; log in $D/aqpd.log
+#                              bench_cert's pair, on the server CPU; log in $D/aqpd.log. A
+#                              second call starts a second instance (the first keeps running
+#                              and is stopped on exit too; save its AQPD_PORT and aqpd_pid)
 #   bench_wait_ready           waits (up to 2 minutes) until aqpd's /readyz answers 200
 #   bench_curl PORT PATH [CURL ARGS...]
 #                              one HTTPS request to localhost:PORT, its certificate checked
@@ -50,6 +52,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 ROOT=$(pwd)
 D=''
 aqpd_pid='' nginx_pid='' nginx_workers=''
+aqpd_earlier=() # instances started before the current aqpd_pid
 pin_server=() pin_client=()
 _bench_cluster=0
 
@@ -63,7 +66,7 @@ bench_aqpd() {
 
 _bench_cleanup() {
   local p
-  for p in "$aqpd_pid" "$nginx_pid"; do
+  for p in "$aqpd_pid" "${aqpd_earlier[@]}" "$nginx_pid"; do
     if [[ -n "$p" ]] && kill "$p" 2>/dev/null; then wait "$p" 2>/dev/null || true; fi
   done
   if ((_bench_cluster)); then bash tests/lib/cluster.sh destroy "$D/pg" >/dev/null 2>&1 || true; fi
@@ -109,9 +112,11 @@ bench_psql() {
 }
 
 bench_aqpd_start() {
+  [[ -n "$aqpd_pid" ]] && aqpd_earlier+=("$aqpd_pid")
+  rm -f "$D/aqpd.port"
   env "$@" AQPD_LISTEN=127.0.0.1:0 AQPD_PORT_FILE="$D/aqpd.port" \
     AQPD_TLS_CERT="$D/tls/cert.pem" AQPD_TLS_KEY="$D/tls/key.pem" \
-    "${pin_server[@]}" "$AQPD" serve 2>"$D/aqpd.log" &
+    "${pin_server[@]}" "$AQPD" serve 2>>"$D/aqpd.log" &
   aqpd_pid=$!
   for _ in $(seq 1 200); do [[ -s "$D/aqpd.port" ]] && break; sleep 0.05; done
   [[ -s "$D/aqpd.port" ]] || { cat "$D/aqpd.log" >&2; say "aqpd did not start"; exit 1; }

@@ -13,6 +13,9 @@
 #   3. the qualification suspended by the board: gone from /v1/directory (also from
 #      commissioner=Leeds), shown by /v1/search?status=suspended with its agreement suspended;
 #   4. the qualification reinstated: back in /v1/directory, its agreement active again.
+# The answer cache is on (the default): the polls repeat the same searches, and the metrics
+# must show answers served from it; another council's /v1/search of the URI Leeds uses must not
+# show Leeds's agreement.
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/search.sh"
 t_init
@@ -130,6 +133,20 @@ change "agreement made" POST "/v1/local-applications/$LOCAL/decision" K_LEEDS '{
   "/v1/directory?commissioner=$LEEDS&limit=100" "" present \
   "/v1/search?$NEAR" K_LEEDS 'has:"agreement":{"status":"active","price_pence":123400,"price_unit":"week"}'
 assert_eq active "$(jq -r .agreement.status <<<"$CHANGE_RESPONSE")" "the agreement made by Leeds's acceptance"
+# The answer cache keys the framework search by caller: the URI Leeds was just answered (from
+# the cache, while polling) shows another council no agreement, and the public none either.
+K_BRADFORD=$(skey commissioner --commissioner E08000032)
+for port in "$PA" "$PB"; do
+  SREQ_PORT=$port sreq GET "/v1/search?$NEAR" "$K_LEEDS"
+  item "$HTTP_BODY"
+  assert_contains "$ITEM" '"agreement":{"status":"active"' "Leeds's /v1/search on port $port"
+  SREQ_PORT=$port sreq GET "/v1/search?$NEAR" "$K_BRADFORD"
+  expect_status 200 "Bradford's /v1/search on port $port"
+  item "$HTTP_BODY"
+  [[ -n "$ITEM" ]] || fail "Bradford's /v1/search on port $port does not list $KEY"
+  assert_not_contains "$ITEM" '"agreement"' "Bradford's /v1/search on port $port (Leeds's agreement)"
+  assert_not_contains "$ITEM" '123400' "Bradford's /v1/search on port $port (Leeds's price)"
+done
 
 # ---- 3. the qualification suspended ----
 change "qualification suspended" POST "/v1/qualifications/$QUAL/suspend" K_BOARD \
@@ -148,6 +165,16 @@ change "qualification reinstated" POST "/v1/qualifications/$QUAL/reinstate" K_BO
   "/v1/search?$NEAR" K_LEEDS 'has:"agreement":{"status":"active"'
 
 note "delays: $(IFS=';'; echo "${RESULTS[*]}")"
+# The polls repeat the same searches, so both instances answered many of them from the answer
+# cache (search_cache_ms, on by default): the delays above hold with the cache in the way.
+for port in "$PA" "$PB"; do
+  SREQ_PORT=$port sreq GET /metrics -
+  hits=$(metric_value "$HTTP_BODY" aqpd_search_cache_answers_total result=hit)
+  misses=$(metric_value "$HTTP_BODY" aqpd_search_cache_answers_total result=miss)
+  note "port $port: answer cache hits $hits, misses $misses"
+  ((hits > 0)) || fail "port $port answered no search from the answer cache"
+  ((misses > 0)) || fail "port $port counted no answer-cache miss"
+done
 AQPD_PID=$PID_B
 aqpd_stop
 AQPD_PID=$PID_A
