@@ -40,6 +40,8 @@ struct cfg {
     char *tile_url;         /* map tile URL template for the web page; "" = no tiles */
     char *tile_attribution; /* plain text credit the map shows for those tiles; may be "" */
     uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
+    bool search_index;      /* load the in-memory search index and answer /v1/search and
+                               /v1/directory; false: a publication/feed instance (restart only) */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */
