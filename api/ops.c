@@ -1,6 +1,7 @@
 /*
  * ops: operations endpoints: liveness (/healthz), readiness (/readyz: a database round trip
- * now), Prometheus metrics (/metrics) and the OpenAPI document (/openapi.json).
+ * now, and the search index loaded where it is on), Prometheus metrics (/metrics) and the
+ * OpenAPI document (/openapi.json).
  */
 #include "api/api.h"
 #include "api/search.h"
@@ -27,7 +28,9 @@ static void readyz_done(struct api_ctx *ctx, enum db_status st, PGresult *const 
         api_problem_db(ctx, st == DB_FAILED ? DB_UNAVAILABLE : st);
         return;
     }
-    if (!search_ready()) { /* a load balancer must not send searches here yet */
+    /* A load balancer must not send searches here before the index is loaded; an instance
+     * without the index (search_index = false) is ready once the database answers. */
+    if (search_index_on() && !search_ready()) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
         api_problem(ctx, 503, "search_loading",
                     "the database answers, but the search index is still loading");

@@ -79,6 +79,7 @@ struct reftab {
 enum load_state { L_IDLE, L_REF, L_FULL, L_ORGS };
 
 static struct {
+    bool index_on;        /* search_index; when false nothing below is used */
     struct event_base *base;
     struct db_pool *pool;
     struct event *pump;
@@ -672,9 +673,18 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     pump();
 }
 
-void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacancy_max_age_s)
+void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacancy_max_age_s,
+                  bool index)
 {
     memset(&S, 0, sizeof S);
+    if (!index) { /* no pool either: search_notify and pump() have nothing to do */
+        log_kv(LOG_INFO,
+               "search index off (search_index = false): not loaded; /v1/search and "
+               "/v1/directory answer 503 search_not_served",
+               (char *)NULL);
+        return;
+    }
+    S.index_on = true;
     S.base = base;
     S.pool = pool;
     S.vacancy_max_age_s = vacancy_max_age_s;
@@ -694,7 +704,7 @@ void search_set_vacancy_max_age(uint64_t seconds)
 void search_set_cache_ms(uint64_t ms)
 {
     S.cache_ms = ms;
-    if (!ms) {
+    if (!ms || !S.index_on) { /* an instance without the index answers no search */
         acache_free(S.cache);
         S.cache = NULL;
     } else if (!S.cache) {
@@ -715,6 +725,11 @@ void search_stop(void)
     free(S.pending);
     batch_free();
     memset(&S, 0, sizeof S);
+}
+
+bool search_index_on(void)
+{
+    return S.index_on;
 }
 
 bool search_ready(void)
@@ -778,6 +793,10 @@ void search_metrics(struct evbuffer *out)
                         (unsigned long long)cs.hits, (unsigned long long)cs.misses, cs.entries,
                         cs.bytes);
     evbuffer_add_printf(out,
+                        "# HELP aqpd_search_index_enabled Whether this instance loads the search "
+                        "index (search_index).\n"
+                        "# TYPE aqpd_search_index_enabled gauge\n"
+                        "aqpd_search_index_enabled %d\n"
                         "# HELP aqpd_search_entries Directory entries in the search index.\n"
                         "# TYPE aqpd_search_entries gauge\n"
                         "aqpd_search_entries %zu\n"
@@ -800,9 +819,10 @@ void search_metrics(struct evbuffer *out)
                         "# HELP aqpd_search_pending_organisations Organisations waiting to be reloaded.\n"
                         "# TYPE aqpd_search_pending_organisations gauge\n"
                         "aqpd_search_pending_organisations %zu\n",
-                        st.entries, st.bytes, S.ix != NULL, (unsigned long long)S.loads_full,
-                        (unsigned long long)S.loads_orgs, (unsigned long long)S.load_failures,
-                        (unsigned long long)S.last_full_ms, S.n_pending + S.n_batch);
+                        S.index_on, st.entries, st.bytes, S.ix != NULL,
+                        (unsigned long long)S.loads_full, (unsigned long long)S.loads_orgs,
+                        (unsigned long long)S.load_failures, (unsigned long long)S.last_full_ms,
+                        S.n_pending + S.n_batch);
 }
 
 static void rfc3339(int64_t t, char out[32])
@@ -1267,6 +1287,13 @@ static bool cache_key(const struct api_ctx *ctx, enum which w, char *key, size_t
 
 static void run_search(struct api_ctx *ctx, enum which w)
 {
+    if (!S.index_on) { /* a publication/feed instance: a load balancer should not send these */
+        api_problem(ctx, 503, "search_not_served",
+                    "this server does not run the directory search (search_index is off: it "
+                    "serves publications, the Open Referral feed and the rest of the API); "
+                    "searches are answered by the instances that run the search index");
+        return;
+    }
     if (!search_ready()) {
         evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
         api_problem(ctx, 503, "search_loading",

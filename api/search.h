@@ -15,6 +15,10 @@
  * an earlier one, and each reads after the change it was told of committed. A change therefore
  * reaches the index one notification plus one small query after its commit, well inside a
  * second, on every aqpd listening to the database.
+ *
+ * Off (search_index = false: a publication and feed instance, DESIGN.md §9): nothing is loaded
+ * or allocated, notifications are ignored (the server does not LISTEN for them), and both
+ * searches answer 503 search_not_served, without Retry-After since waiting does not help.
  */
 #ifndef AQPD_SEARCH_H
 #define AQPD_SEARCH_H
@@ -27,8 +31,12 @@ struct db_pool;
 struct evbuffer;
 struct api_ctx;
 
-/* Starts loading (the pool connects meanwhile; loading waits for it). */
-void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacancy_max_age_s);
+/*
+ * With `index` true, starts loading (the pool connects meanwhile; loading waits for it). With
+ * `index` false, records that this instance serves no search, and logs it once.
+ */
+void search_start(struct event_base *base, struct db_pool *pool, uint64_t vacancy_max_age_s,
+                  bool index);
 /* Changes the vacancy age on reload. */
 void search_set_vacancy_max_age(uint64_t seconds);
 /*
@@ -40,7 +48,11 @@ void search_set_vacancy_max_age(uint64_t seconds);
 void search_set_cache_ms(uint64_t ms);
 void search_stop(void);
 
-/* Whether searches can be answered: the first full load has completed. /readyz needs it. */
+/* Whether this instance runs the search index (search_start's `index`). */
+bool search_index_on(void);
+
+/* Whether searches can be answered: the first full load has completed. /readyz needs it when
+ * the index is on. */
 bool search_ready(void);
 
 /* A notification from the database (every channel; the others are ignored). */

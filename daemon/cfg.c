@@ -26,6 +26,7 @@ enum key_kind {
     K_LOGLEVEL, /* debug | info | warn | error */
     K_TILE,     /* "" or an https tile URL template (cfg_tile_origin) */
     K_TEXT,     /* printable text, may be empty, at most 300 bytes */
+    K_BOOL,     /* true | false */
 };
 
 struct key_def {
@@ -63,8 +64,15 @@ static const struct key_def keys[] = {
     {"tile_attribution", K_TEXT, offsetof(struct cfg, tile_attribution), 0, 0},
     {"vacancy_max_age_s", U64(vacancy_max_age_s, 60, 31536000)},
     {"search_cache_ms", U64(search_cache_ms, 0, 60000)},
+    {"search_index", K_BOOL, offsetof(struct cfg, search_index), 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Whether the key's field is an allocated string (the others are numbers and booleans). */
+static bool is_text(const struct key_def *k)
+{
+    return k->kind != K_U64 && k->kind != K_BOOL;
+}
 
 static char **str_field(struct cfg *c, const struct key_def *k)
 {
@@ -95,12 +103,13 @@ void cfg_defaults(struct cfg *c)
     c->tile_attribution = xstrdup("");
     c->vacancy_max_age_s = LIMIT_VACANCY_MAX_AGE_S;
     c->search_cache_ms = LIMIT_SEARCH_CACHE_MS;
+    c->search_index = true;
 }
 
 void cfg_free(struct cfg *c)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].kind != K_U64)
+        if (is_text(&keys[i]))
             free(*str_field(c, &keys[i]));
     free(c->listen_host);
     memset(c, 0, sizeof *c);
@@ -199,6 +208,15 @@ bool cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_
             return false;
         }
         *(uint64_t *)((char *)c + k->offset) = v;
+        return true;
+    }
+    case K_BOOL: {
+        bool v = strcmp(value, "true") == 0;
+        if (!v && strcmp(value, "false") != 0) {
+            snprintf(err, errlen, "%s: \"%.200s\" is not true or false", key, value);
+            return false;
+        }
+        *(bool *)((char *)c + k->offset) = v;
         return true;
     }
     case K_LISTEN: {

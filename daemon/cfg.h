@@ -41,6 +41,8 @@ struct cfg {
     char *tile_attribution; /* plain text credit the map shows for those tiles; may be "" */
     uint64_t vacancy_max_age_s; /* an older vacancy figure counts as unknown in search */
     uint64_t search_cache_ms;   /* how long a search answer may be served again; 0: no cache */
+    bool search_index;      /* load the in-memory search index and answer /v1/search and
+                               /v1/directory; false: a publication/feed instance (restart only) */
 };
 
 /* Environment lookup, injectable for tests; NULL means getenv. */

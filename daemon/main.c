@@ -35,7 +35,8 @@ static const char usage[] =
     "  AQPD_DATABASE_URL, AQPD_LISTEN (host:port; port 0 = any), AQPD_TLS_CERT, AQPD_TLS_KEY,\n"
     "  AQPD_PORT_FILE, AQPD_SCHEMA_DIR, AQPD_POOL_SIZE, AQPD_MAX_CONNECTIONS,\n"
     "  AQPD_MAX_HEADER_BYTES, AQPD_MAX_BODY_BYTES, AQPD_IDLE_TIMEOUT_S, AQPD_REQUEST_TIMEOUT_MS,\n"
-    "  AQPD_SHUTDOWN_GRACE_S, AQPD_DB_QUEUE_MAX, AQPD_LOG_LEVEL, AQPD_SIGNING_KEY.\n";
+    "  AQPD_SHUTDOWN_GRACE_S, AQPD_DB_QUEUE_MAX, AQPD_LOG_LEVEL, AQPD_SIGNING_KEY,\n"
+    "  AQPD_SEARCH_INDEX (false: no search index, for a publication and feed instance).\n";
 
 static const char serve_usage[] =
     "usage: aqpd serve [-c FILE]\n"

@@ -213,6 +213,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
                "pool_size", (char *)NULL);
         next.pool_size = s->cfg.pool_size;
     }
+    if (next.search_index != s->cfg.search_index) {
+        log_kv(LOG_WARN, "reload: this key needs a restart; keeping the running value", "key",
+               "search_index", (char *)NULL);
+        next.search_index = s->cfg.search_index;
+    }
     free(next.listen_host);
     next.listen_host = xstrdup(s->cfg.listen_host);
     next.listen_port = s->cfg.listen_port;
@@ -372,11 +377,20 @@ int srv_main(const char *cfg_path)
         goto out;
     }
 
-    static const char *const setup_sql[] = {"SET application_name = 'aqpd'",
-                                             "SET TimeZone = 'UTC'", "LISTEN aqpd_ofsted_import",
-                                             "LISTEN aqpd_api_key", "LISTEN aqpd_index",
-                                             "LISTEN aqpd_reference_import",
-                                             NULL};
+    /* aqpd_ofsted_import: the sweep (and the index's ratings); aqpd_api_key: the key cache.
+     * aqpd_index and aqpd_reference_import only keep the search index fresh: an instance
+     * without it (search_index = false) is not woken by them. */
+    const char *setup_sql[7];
+    size_t nsetup = 0;
+    setup_sql[nsetup++] = "SET application_name = 'aqpd'";
+    setup_sql[nsetup++] = "SET TimeZone = 'UTC'";
+    setup_sql[nsetup++] = "LISTEN aqpd_ofsted_import";
+    setup_sql[nsetup++] = "LISTEN aqpd_api_key";
+    if (s.cfg.search_index) {
+        setup_sql[nsetup++] = "LISTEN aqpd_index";
+        setup_sql[nsetup++] = "LISTEN aqpd_reference_import";
+    }
+    setup_sql[nsetup] = NULL;
     s.pool = db_pool_new(s.base, s.cfg.database_url, (int)s.cfg.pool_size, api_stmts, api_nstmts,
                          setup_sql, s.cfg.db_queue_max);
 
@@ -389,7 +403,7 @@ int srv_main(const char *cfg_path)
 
     s.ev_sweep = evtimer_new(s.base, on_sweep, &s);
     db_pool_set_notify(s.pool, on_notify, &s);
-    search_start(s.base, s.pool, s.cfg.vacancy_max_age_s);
+    search_start(s.base, s.pool, s.cfg.vacancy_max_age_s, s.cfg.search_index);
     search_set_cache_ms(s.cfg.search_cache_ms);
     struct timeval first = {1, 0}; /* soon after start: the pool connects meanwhile */
     event_add(s.ev_sweep, &first);

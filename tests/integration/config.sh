@@ -58,6 +58,10 @@ serve_rejects pool_size "0"
 serve_rejects max_body_bytes "-5"
 serve_rejects log_level "loud"
 serve_rejects request_timeout_ms "soon"
+for v in yes 1 TRUE ""; do
+  serve_rejects search_index "$v"
+  assert_contains "$RUN_ERR" "search_index: \"$v\" is not true or false" "search_index='$v': the message"
+done
 
 # A certificate file that is not PEM is a configuration error too.
 echo "not a certificate" >"$T/garbage.pem"

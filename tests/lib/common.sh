@@ -27,7 +27,7 @@ AQPD_STOP_TIMEOUT_S=${AQPD_STOP_TIMEOUT_S:-20}
 AQPD_CONFIG_KEYS=(database_url listen tls_cert tls_key port_file schema_dir pool_size
   max_connections max_header_bytes max_body_bytes idle_timeout_s request_timeout_ms
   shutdown_grace_s log_level db_queue_max vacancy_max_age_s sweep_interval_s signup_per_hour
-  tile_url tile_attribution signing_key)
+  tile_url tile_attribution signing_key search_index)
 for _k in "${AQPD_CONFIG_KEYS[@]}"; do
   unset "AQPD_${_k^^}"
 done

@@ -27,6 +27,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_header_bytes, LIMIT_MAX_HEADER_BYTES);
     assert_int_equal(c.pool_size, LIMIT_POOL_SIZE);
     assert_null(c.database_url);
+    assert_true(c.search_index);
     cfg_free(&c);
 }
 
@@ -78,6 +79,25 @@ static void test_bad_values_name_the_key(void **state)
     expect_error("no_such_key = 1", "no_such_key: unknown key");
     expect_error("just text", "t.conf:1: expected");
     expect_error("tls_cert =", "tls_cert: empty value");
+    expect_error("search_index = yes", "t.conf:1: search_index: \"yes\" is not true or false");
+    expect_error("search_index = 0", "search_index:");
+    expect_error("search_index =", "search_index:");
+}
+
+static void test_booleans(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[256] = "";
+    cfg_defaults(&c);
+    assert_true(cfg_parse_text(&c, "search_index = false\n", "t.conf", err, sizeof err));
+    assert_false(c.search_index);
+    assert_true(cfg_parse_text(&c, "search_index = true\n", "t.conf", err, sizeof err));
+    assert_true(c.search_index);
+    /* A refused value leaves the old one. */
+    assert_false(cfg_set(&c, "search_index", "False", err, sizeof err));
+    assert_true(c.search_index);
+    cfg_free(&c);
 }
 
 static void test_listen_forms(void **state)
@@ -239,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_name_the_key), cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_env_overrides_file), cmocka_unit_test(test_validate),
         cmocka_unit_test(test_load_file),         cmocka_unit_test(test_tile_url),
+        cmocka_unit_test(test_booleans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
