@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -19,13 +20,20 @@
 /* Ciphertext a connection may hold before the TLS layer waits for the socket: four full
  * records. */
 #define CONN_WRITE_HIGH (64u << 10)
+/* Ciphertext read ahead of the TLS layer before reading stops until it has taken some; and
+ * the most one read(2) asks for (a full record and its header). */
+#define CONN_READ_HIGH (64u << 10)
+#define CONN_READ_CHUNK (16u << 10)
 
 struct conn {
-    struct bufferevent *sock;   /* the socket; its write event is ours to enable */
+    struct event_base *base;
+    struct bufferevent *sock;   /* the socket; its events are off: this file reads and writes */
+    struct event *setup_ev;     /* once evhttp has given the socket its descriptor */
+    struct event *read_ev;      /* persistent, from setup until end of file or an error */
     struct event *flush_ev;     /* writes records OpenSSL wrote on its own */
-    struct evbuffer_cb_entry *sock_cb, *tls_cb;
+    struct evbuffer_cb_entry *sock_cb, *in_cb, *tls_cb;
     struct evbuffer *tls_out;   /* the TLS bufferevent's output: plaintext waiting */
-    bool flushing, again;
+    bool flushing, again, read_paused;
 };
 
 /* Writes the socket bufferevent's output now, once; what the socket cannot take is left to
@@ -64,6 +72,63 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     conn_flush(arg);
 }
 
+/* The socket is readable: one read(2) into the socket bufferevent's input, then the TLS layer
+ * is told (it reads records from there). End of file and errors reach it as the socket
+ * bufferevent's events, as they would from libevent. Nothing here touches `c` after telling
+ * the TLS layer: its callbacks may end the connection. */
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->sock);
+    if (evbuffer_get_length(in) >= CONN_READ_HIGH) { /* the TLS layer is not taking it */
+        event_del(c->read_ev);
+        c->read_paused = true;
+        return;
+    }
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(in, CONN_READ_CHUNK, &v, 1) < 1)
+        abort(); /* out of memory */
+    ssize_t n = read(fd, v.iov_base, v.iov_len);
+    if (n > 0) {
+        v.iov_len = (size_t)n;
+        evbuffer_commit_space(in, &v, 1);
+        bufferevent_trigger(c->sock, EV_READ, 0);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    } else {
+        event_del(c->read_ev);
+        bufferevent_trigger_event(c->sock,
+                                  BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), 0);
+    }
+}
+
+/* The TLS layer took records from the input: resume reading if it had stopped. */
+static void sock_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    if (info->n_deleted && c->read_paused && evbuffer_get_length(buf) < CONN_READ_HIGH / 2) {
+        c->read_paused = false;
+        event_add(c->read_ev, NULL);
+    }
+}
+
+/* evhttp gives the socket bufferevent its descriptor after conn_new returns, in the same pass
+ * of the event loop; this runs at the end of that pass. */
+static void on_setup(evutil_socket_t unused, short what, void *arg)
+{
+    (void)unused, (void)what;
+    struct conn *c = arg;
+    evutil_socket_t fd = bufferevent_getfd(c->sock);
+    if (fd < 0) { /* never: evhttp sets it before the loop goes on */
+        bufferevent_enable(c->sock, EV_READ);
+        return;
+    }
+    c->read_ev = event_new(c->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    if (!c->read_ev || event_add(c->read_ev, NULL) != 0)
+        abort();
+}
+
 /* The socket's output: records were added (schedule a write at the end of this pass), or
  * libevent drained it (hand the write event back: the next answer is written directly). */
 static void sock_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
@@ -92,8 +157,12 @@ static void conn_free(void *arg)
 {
     struct conn *c = arg;
     evbuffer_remove_cb_entry(bufferevent_get_output(c->sock), c->sock_cb);
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->sock), c->in_cb);
     evbuffer_remove_cb_entry(c->tls_out, c->tls_cb);
     event_free(c->flush_ev);
+    event_free(c->setup_ev);
+    if (c->read_ev)
+        event_free(c->read_ev);
     free(c);
 }
 
@@ -108,17 +177,22 @@ struct bufferevent *conn_new(struct event_base *base, SSL *ssl)
     if (!tls)
         return NULL; /* out of memory: the caller aborts */
     struct conn *c = xcalloc(1, sizeof *c);
+    c->base = base;
     c->sock = sock;
     c->tls_out = bufferevent_get_output(tls);
     c->flush_ev = event_new(base, -1, 0, on_flush, c);
-    if (!c->flush_ev)
+    c->setup_ev = event_new(base, -1, 0, on_setup, c);
+    if (!c->flush_ev || !c->setup_ev)
         abort();
     bufferevent_setwatermark(sock, EV_WRITE, 0, CONN_WRITE_HIGH);
-    bufferevent_disable(sock, EV_WRITE); /* the filter enabled it; conn_flush writes */
+    /* The filter enabled both; on_read reads and conn_flush writes. */
+    bufferevent_disable(sock, EV_READ | EV_WRITE);
     c->sock_cb = evbuffer_add_cb(bufferevent_get_output(sock), sock_out_cb, c);
+    c->in_cb = evbuffer_add_cb(bufferevent_get_input(sock), sock_in_cb, c);
     c->tls_cb = evbuffer_add_cb(c->tls_out, tls_out_cb, c);
-    if (!c->sock_cb || !c->tls_cb)
+    if (!c->sock_cb || !c->in_cb || !c->tls_cb)
         abort();
+    event_active(c->setup_ev, EV_READ, 0);
     tls_conn_attach(ssl, c, conn_free);
     return tls;
 }
