@@ -66,7 +66,5 @@ void ops_openapi(struct api_ctx *ctx)
     evbuffer_add_reference(b, api_openapi_json, api_openapi_json_len, NULL, NULL);
     evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Cache-Control",
                       "public, max-age=300");
-    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Access-Control-Allow-Origin",
-                      "*");
-    api_reply_json(ctx, 200, b);
+    api_reply_json(ctx, 200, b); /* CORS: the router adds it to every public read */
 }

@@ -1380,9 +1380,7 @@ void search_framework(struct api_ctx *ctx)
 
 void search_directory(struct api_ctx *ctx)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Access-Control-Allow-Origin",
-                      "*");
-    run_search(ctx, W_DIRECTORY);
+    run_search(ctx, W_DIRECTORY); /* CORS: the router adds it to every public read */
 }
 
 /* ---- PUT /v1/sites/{id}/vacancies ---- */

@@ -45,6 +45,12 @@ jq -e . >/dev/null <<<"$HTTP_BODY" || fail "GET /openapi.json: not JSON"
 assert_eq "$(jq -S . "$AQPD_SOURCE_DIR/api/openapi.json")" "$(jq -S . <<<"$HTTP_BODY")" \
   "GET /openapi.json equals api/openapi.json"
 assert_match "$(jq -r .openapi <<<"$HTTP_BODY")" '^3\.1\.' "openapi.json version"
+# Public reads allow any origin, with exactly one header: a repeated one reads "*, *", which
+# browsers refuse.
+assert_eq '*' "$(header access-control-allow-origin)" "CORS on /openapi.json"
+https GET "/v1/directory?limit=1"
+[[ "$HTTP_STATUS" == 200 || "$HTTP_STATUS" == 503 ]] || fail "GET /v1/directory: HTTP $HTTP_STATUS"
+assert_eq '*' "$(header access-control-allow-origin)" "CORS on /v1/directory (HTTP $HTTP_STATUS)"
 for path in $(jq -r '.paths | to_entries[] | select(.value.get and .value.get.security == []) | .key' "$AQPD_SOURCE_DIR/api/openapi.json"); do
   [[ "$path" == *"{"* ]] && continue
   # Before the board's first publication, and without a configured signing key, these two

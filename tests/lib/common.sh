@@ -321,11 +321,15 @@ https() {
   HTTP_CURL_EXIT=$rc
 }
 
-# The value of response header NAME from the last https call (case-insensitive, first one).
+# The value of response header NAME from the last https call (case-insensitive). A header sent
+# more than once reads as a client combines it (RFC 9110 5.3): the values joined by ", ", so a
+# duplicate shows ("*, *" is not "*", and a browser refuses it as CORS).
 header() {
   awk -v want="$(echo "$1" | tr '[:upper:]' '[:lower:]')" -F': *' '
+    /^HTTP\// { n = 0; v = "" } # the last response only (after a 100 Continue)
     { name = tolower($1); sub(/\r$/, "") }
-    name == want { sub(/^[^:]*: */, ""); print; exit }' "$T/headers" 2>/dev/null || true
+    name == want { sub(/^[^:]*: */, ""); v = (n++ ? v ", " : "") $0 }
+    END { if (n) print v }' "$T/headers" 2>/dev/null || true
 }
 
 # Asserts the last response: status, content type (prefix match), and for problem+json the
