@@ -24,6 +24,8 @@
  * the most one read(2) asks for (a full record and its header). */
 #define CONN_READ_HIGH (64u << 10)
 #define CONN_READ_CHUNK (16u << 10)
+/* The most plaintext one TLS record carries. */
+#define CONN_RECORD (16u << 10)
 
 struct conn {
     struct event_base *base;
@@ -145,10 +147,18 @@ static void sock_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *inf
         bufferevent_disable(c->sock, EV_WRITE);
 }
 
-/* The TLS layer took plaintext: its records for all of it are in the socket's output. */
+/*
+ * The TLS layer's plaintext. Added: evhttp queues an answer's headers and then its body while
+ * the layer's writing is off, and turns it on once both are there; the layer then makes a
+ * record of each piece of the buffer, so an answer that fits one record (16 KB) is made one
+ * piece here, and the client decrypts one record instead of two. Taken: its records for all
+ * of it are in the socket's output, written now.
+ */
 static void tls_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
-    (void)buf;
+    if (info->n_added && evbuffer_get_length(buf) <= CONN_RECORD &&
+        evbuffer_peek(buf, -1, NULL, NULL, 0) > 1)
+        (void)evbuffer_pullup(buf, -1);
     if (info->n_deleted)
         conn_flush(arg);
 }

@@ -14,6 +14,9 @@
  *     one read(2) into the input, and the TLS layer is told. End of file and errors reach it as
  *     the socket bufferevent's events. Reading stops while 64 KB are waiting for the TLS layer
  *     and resumes when it has taken half.
+ *   - one record: an answer that fits one TLS record (16 KB of headers and body) is made one
+ *     piece of the TLS layer's buffer before it is encrypted, so it goes out as one record
+ *     (the layer makes a record of each piece; evhttp queues headers and body separately);
  *   - writing: once the TLS layer has taken a batch of plaintext (the whole answer), its
  *     records are written straight away with one writev; records OpenSSL writes on its own
  *     (the handshake, alerts) are written at the end of the event loop's pass. Only when the
