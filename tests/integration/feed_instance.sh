@@ -8,13 +8,7 @@
 # ndjson, a provider page, the web page. SIGHUP cannot switch the index on (restart only).
 source "$(dirname "$0")/../lib/common.sh"
 t_init
-new_database
-aqpd_run import commissioners "$AQPD_SOURCE_DIR/data"
-assert_eq 0 "$RUN_EXIT" "import commissioners: $RUN_ERR"
-aqpd_run import postcodes
-assert_eq 0 "$RUN_EXIT" "import postcodes: $RUN_ERR"
-fixture_psql -d "$DB_NAME" -f "$AQPD_SOURCE_DIR/tests/lib/publication_seed.sql" >/dev/null ||
-  fail "seeding the directory"
+directory_database "" seed
 aqpd_run key create --role board
 BOARD=$RUN_OUT
 openssl genpkey -algorithm ed25519 -out "$T/board.pem" 2>/dev/null || fail "openssl genpkey"

@@ -20,15 +20,7 @@ export AQPD_SIGNING_KEY=$T/board.pem
 # setup_directory SUFFIX SEED?: a database with the reference data, optionally seeded, and a
 # publication of it.
 setup_directory() {
-  new_database "$1"
-  aqpd_run import commissioners "$AQPD_SOURCE_DIR/data"
-  assert_eq 0 "$RUN_EXIT" "import commissioners: $RUN_ERR"
-  aqpd_run import postcodes
-  assert_eq 0 "$RUN_EXIT" "import postcodes: $RUN_ERR"
-  if [[ "${2:-}" == seed ]]; then
-    fixture_psql -d "$DB_NAME" -f "$AQPD_SOURCE_DIR/tests/lib/publication_seed.sql" >/dev/null ||
-      fail "seeding the directory"
-  fi
+  directory_database "$1" "${2:-}"
   aqpd_run publish
   assert_eq 0 "$RUN_EXIT" "aqpd publish: $RUN_ERR"
   assert_eq false "$(jq -r .unchanged <<<"$RUN_OUT")" "a first publication is new"

@@ -8,13 +8,7 @@
 # to be streamed in several batches arrives whole; ETag/304 and CORS; 400 and 404 problems.
 source "$(dirname "$0")/../lib/common.sh"
 t_init
-new_database
-aqpd_run import commissioners "$AQPD_SOURCE_DIR/data"
-assert_eq 0 "$RUN_EXIT" "import commissioners: $RUN_ERR"
-aqpd_run import postcodes
-assert_eq 0 "$RUN_EXIT" "import postcodes: $RUN_ERR"
-fixture_psql -d "$DB_NAME" -f "$AQPD_SOURCE_DIR/tests/lib/publication_seed.sql" >/dev/null ||
-  fail "seeding the directory"
+directory_database "" seed
 aqpd_run key create --role board
 BOARD=$RUN_OUT
 aqpd_run key create --role assessor

@@ -159,6 +159,22 @@ migrate_db() {
   out=$(AQPD_DATABASE_URL=$1 "$AQPD_BIN" migrate 2>&1) || fail "aqpd migrate failed on $1: $out"
 }
 
+# directory_database [SUFFIX] [seed]: new_database with the councils and postcode districts
+# imported, and with "seed" the small directory of tests/lib/publication_seed.sql (providers,
+# sites including a children's home, qualifications, offers, agreements) that the publication
+# tests publish.
+directory_database() {
+  new_database "${1:-}"
+  aqpd_run import commissioners "$AQPD_SOURCE_DIR/data"
+  assert_eq 0 "$RUN_EXIT" "import commissioners: $RUN_ERR"
+  aqpd_run import postcodes
+  assert_eq 0 "$RUN_EXIT" "import postcodes: $RUN_ERR"
+  if [[ "${2:-}" == seed ]]; then
+    fixture_psql -d "$DB_NAME" -f "$AQPD_SOURCE_DIR/tests/lib/publication_seed.sql" >/dev/null ||
+      fail "seeding the directory"
+  fi
+}
+
 # psql against this test's database ($DB_NAME), tuples only, unaligned.
 db_query() {
   fixture_psql -d "$DB_NAME" -At -c "$1"
