@@ -221,10 +221,8 @@ struct sb {
     size_t n, cap;
 };
 
-static void sb_need(struct sb *b, size_t more)
+static void sb_grow(struct sb *b, size_t more)
 {
-    if (b->n + more <= b->cap)
-        return;
     size_t c = b->cap ? b->cap : 16384;
     while (c < b->n + more)
         c *= 2;
@@ -232,12 +230,22 @@ static void sb_need(struct sb *b, size_t more)
     b->cap = c;
 }
 
-static void sb_put(struct sb *b, const char *s, size_t n)
+/* Rendering an answer is hundreds of these calls: the common case is inlined. */
+static inline void sb_need(struct sb *b, size_t more)
+{
+    if (__builtin_expect(b->n + more > b->cap, 0))
+        sb_grow(b, more);
+}
+
+static inline void sb_put(struct sb *b, const char *s, size_t n)
 {
     sb_need(b, n);
     memcpy(b->p + b->n, s, n);
     b->n += n;
 }
+
+/* A string literal, its length known when compiled. */
+#define sb_lit(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
 
 static void sb_puts(struct sb *b, const char *s)
 {
@@ -278,21 +286,42 @@ static void sb_fixed3(struct sb *b, double x)
     sb_put(b, f, 4);
 }
 
+/* Bytes a JSON string cannot hold as they are: the end of the C string too, so one test ends
+ * the scan at either. */
+static const bool json_special[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 /* A JSON string. Input is valid UTF-8 (the database's); control characters are escaped. */
 static void sb_str(struct sb *b, const char *s)
 {
-    sb_need(b, 2);
-    b->p[b->n++] = '"';
     const char *run = s;
+    while (!json_special[(unsigned char)*s]) /* the usual string: scanned once, copied once */
+        s++;
+    if (!*s) {
+        size_t n = (size_t)(s - run);
+        sb_need(b, n + 2);
+        b->p[b->n] = '"';
+        memcpy(b->p + b->n + 1, run, n);
+        b->p[b->n + 1 + n] = '"';
+        b->n += n + 2;
+        return;
+    }
+    sb_need(b, 1);
+    b->p[b->n++] = '"';
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!json_special[c])
             continue;
         sb_put(b, run, (size_t)(s - run));
         if (c == '"')
-            sb_puts(b, "\\\"");
+            sb_lit(b, "\\\"");
         else if (c == '\\')
-            sb_puts(b, "\\\\");
+            sb_lit(b, "\\\\");
         else
             sb_printf(b, "\\u%04x", c);
         run = s + 1;
@@ -1149,13 +1178,13 @@ static void put_place(struct sb *b, const char *member, const struct ref_point *
     if (!p)
         return;
     sb_puts(b, member);
-    sb_puts(b, "{\"code\":");
+    sb_lit(b, "{\"code\":");
     sb_str(b, p->code);
     if (p->name) {
-        sb_puts(b, ",\"name\":");
+        sb_lit(b, ",\"name\":");
         sb_str(b, p->name);
     }
-    sb_puts(b, "}");
+    sb_lit(b, "}");
 }
 
 /* The members "provider", "site" and "location" of a hit, in the view's redaction (see
@@ -1172,19 +1201,19 @@ static void put_display(struct sb *b, const struct idx_entry *e, bool priv)
     const char *point = priv ? bar1 + 1 : pub + 2, *point_end = priv ? bar2 : bar1;
     const char *comma = memchr(point, ',', (size_t)(point_end - point));
     bool full = priv || !e->address_private;
-    sb_puts(b, "\"provider\":{\"id\":");
+    sb_lit(b, "\"provider\":{\"id\":");
     sb_str(b, e->organisation_id);
-    sb_puts(b, ",\"name\":");
+    sb_lit(b, ",\"name\":");
     sb_str(b, e->organisation_name);
-    sb_puts(b, ",\"sector\":");
+    sb_lit(b, ",\"sector\":");
     if (e->sector && *e->sector)
         sb_str(b, e->sector);
     else
-        sb_puts(b, "null");
-    sb_puts(b, "},\"site\":{\"id\":");
+        sb_lit(b, "null");
+    sb_lit(b, "},\"site\":{\"id\":");
     sb_str(b, e->site_id);
     if (full && e->site_name && *e->site_name) {
-        sb_puts(b, ",\"name\":");
+        sb_lit(b, ",\"name\":");
         sb_str(b, e->site_name);
     }
     if (full && e->display_private && *e->display_private) {
@@ -1198,13 +1227,13 @@ static void put_display(struct sb *b, const struct idx_entry *e, bool priv)
     sb_puts(b, e->address_private ? ",\"address_private\":true" : ",\"address_private\":false");
     put_place(b, ",\"local_authority\":", S.ref.councils, S.ref.n_councils, e->la);
     put_place(b, ",\"region\":", S.ref.regions, S.ref.n_regions, e->region);
-    sb_puts(b, "},\"location\":{\"lat\":");
+    sb_lit(b, "},\"location\":{\"lat\":");
     sb_put(b, point, (size_t)(comma - point));
-    sb_puts(b, ",\"lon\":");
+    sb_lit(b, ",\"lon\":");
     sb_put(b, comma + 1, (size_t)(point_end - comma - 1));
-    sb_puts(b, ",\"precision\":\"");
+    sb_lit(b, ",\"precision\":\"");
     sb_puts(b, precision_name(priv ? pub[0] : pub[1]));
-    sb_puts(b, "\"}");
+    sb_lit(b, "\"}");
 }
 
 static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *P,
@@ -1212,32 +1241,32 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
 {
     const struct idx_entry *e = h->entry;
     bool priv = P->q.view == IDX_VIEW_COMMISSIONER;
-    sb_puts(b, "{\"id\":");
+    sb_lit(b, "{\"id\":");
     sb_str(b, e->key);
-    sb_puts(b, ",\"service_type\":");
+    sb_lit(b, ",\"service_type\":");
     sb_str(b, e->service_type);
-    sb_puts(b, ",\"tiers\":[");
+    sb_lit(b, ",\"tiers\":[");
     for (int t = 1, first = 1; t <= 4; t++)
         if (e->tiers & (1u << (t - 1))) {
             char d[2] = {',', (char)('0' + t)};
             sb_put(b, first ? d + 1 : d, first ? 1 : 2);
             first = 0;
         }
-    sb_puts(b, "],\"status\":\"");
+    sb_lit(b, "],\"status\":\"");
     sb_puts(b, idx_status_name(e->status));
-    sb_puts(b, "\",");
+    sb_lit(b, "\",");
     put_display(b, e, priv);
     if (e->rating != IDX_RATING_NONE) {
-        sb_puts(b, ",\"rating\":\"");
+        sb_lit(b, ",\"rating\":\"");
         sb_puts(b, idx_rating_name(e->rating));
-        sb_puts(b, "\"");
+        sb_lit(b, "\"");
     }
     if (e->age_min >= 0) {
-        sb_puts(b, ",\"age_min\":");
+        sb_lit(b, ",\"age_min\":");
         sb_int(b, e->age_min);
     }
     if (e->age_max >= 0) {
-        sb_puts(b, ",\"age_max\":");
+        sb_lit(b, ",\"age_max\":");
         sb_int(b, e->age_max);
     }
     if (e->vacancies >= 0) {
@@ -1248,7 +1277,7 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
                   (int)e->vacancies, at, fresh ? "true" : "false");
     }
     if (P->q.has_near) {
-        sb_puts(b, ",\"distance_km\":");
+        sb_lit(b, ",\"distance_km\":");
         sb_fixed3(b, h->distance_km);
     }
     if (priv && ctx->who.role == ROLE_COMMISSIONER) {
@@ -1257,7 +1286,7 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
             sb_printf(b, ",\"agreement\":{\"status\":\"%s\",\"price_pence\":%lld,\"price_unit\":",
                       idx_agreement_status_name(a->status), (long long)a->price_pence);
             sb_str(b, a->price_unit);
-            sb_puts(b, "}");
+            sb_lit(b, "}");
         }
         const struct ref_offer *o = ref_offer(ctx->who.commissioner, e->service_type);
         if (o) {
@@ -1267,7 +1296,7 @@ static void put_hit(struct sb *b, const struct idx_hit *h, const struct parsed *
             sb_printf(b, ",\"open\":%s}", o->open ? "true" : "false");
         }
     }
-    sb_puts(b, "}");
+    sb_lit(b, "}");
 }
 
 /*
@@ -1327,17 +1356,17 @@ static void run_search(struct api_ctx *ctx, enum which w)
         return;
     }
     struct sb b = {0};
-    sb_puts(&b, "{\"items\":[");
+    sb_lit(&b, "{\"items\":[");
     for (size_t i = 0; i < res->n; i++) {
         if (i)
             sb_put(&b, ",", 1);
         put_hit(&b, &res->hits[i], P, ctx);
     }
-    sb_puts(&b, "],\"next_cursor\":");
+    sb_lit(&b, "],\"next_cursor\":");
     if (res->has_next)
         sb_str(&b, res->next_cursor);
     else
-        sb_puts(&b, "null");
+        sb_lit(&b, "null");
     sb_printf(&b, ",\"total\":%u,\"facets\":{\"service_type\":{", res->total);
     for (size_t i = 0; i < res->n_service_type_facets; i++) {
         sb_puts(&b, i ? "," : "");
@@ -1345,29 +1374,29 @@ static void run_search(struct api_ctx *ctx, enum which w)
         sb_put(&b, ":", 1);
         sb_int(&b, res->service_type_facets[i].count);
     }
-    sb_puts(&b, "},\"region\":{");
+    sb_lit(&b, "},\"region\":{");
     for (size_t i = 0; i < res->n_region_facets; i++) {
         sb_puts(&b, i ? "," : "");
         sb_str(&b, res->region_facets[i].code);
         sb_put(&b, ":", 1);
         sb_int(&b, res->region_facets[i].count);
     }
-    sb_puts(&b, "},\"rating\":{");
+    sb_lit(&b, "},\"rating\":{");
     for (int r = IDX_RATING_COUNT - 1, first = 1; r >= 0; r--) {
         sb_puts(&b, first ? "\"" : ",\"");
         sb_puts(&b, r == IDX_RATING_NONE ? "none" : idx_rating_name((enum idx_rating)r));
-        sb_puts(&b, "\":");
+        sb_lit(&b, "\":");
         sb_int(&b, res->rating_facets[r]);
         first = 0;
     }
-    sb_puts(&b, "}}");
+    sb_lit(&b, "}}");
     if (P->q.has_near) {
         sb_printf(&b, ",\"near\":{\"lat\":%.5f,\"lon\":%.5f,\"query\":", P->q.near_lat,
                   P->q.near_lon);
         sb_str(&b, P->near_query);
         sb_printf(&b, ",\"kind\":\"%s\"}", P->near_kind);
     }
-    sb_puts(&b, "}");
+    sb_lit(&b, "}");
     if (cacheable)
         acache_put(S.cache, key, S.gen, now_ms, S.cache_ms, b.p, b.n);
     sb_reply(ctx, &b);
