@@ -253,7 +253,9 @@ struct rec_ag {
 /* One entry, in one allocation: this struct, the agreements, then the strings. */
 struct rec {
     struct idx_entry e;   /* the public view; strings point into this allocation or the tables */
-    char *name_cf;        /* sort name: case-folded organisation name, cut to IDX_SORT_NAME_BYTES */
+    const char *name_cf;  /* sort name: case-folded organisation name, cut to IDX_SORT_NAME_BYTES;
+                             the string of `name` in the sort name table */
+    uint32_t name;        /* sort name id (idx.names) */
     double plat, plon;    /* the precise point (the public one when none was given) */
     uint32_t site_next, site_prev, org_next, org_prev;
     uint32_t size;        /* bytes of this allocation */
@@ -261,18 +263,20 @@ struct rec {
     struct rec_ag *ag;    /* parallel to e.agreements */
 };
 
-/* What scans read per slot, packed: two to a cache line. */
+/* What scans and page comparisons read per slot, packed: two to a cache line. */
 struct hot {
     uint64_t kp;     /* the key's first 8 bytes, big-endian: orders like the key, mostly */
     int64_t vac_at;
-    int32_t vac;     /* -1 unknown */
+    uint32_t name;   /* sort name id: idx.nrank orders it */
     uint16_t cls;    /* class */
     uint16_t la;     /* LA id, 0 unknown */
     uint16_t sector; /* sector id, 0 unknown */
     uint8_t tiers;
     uint8_t age_min, age_max; /* 255 unknown */
     uint8_t live;
+    uint8_t places;  /* vacancies > 0 */
 };
+_Static_assert(sizeof(struct hot) == 32, "two hot records to a cache line");
 
 /* ------------------------------------------------------------------------------------------
  * Spatial trees. A fixed grid over lat/lon: level 7 cells are 1 degree square and each level
@@ -441,6 +445,14 @@ struct idx {
     struct smap orgs;
 
     struct dict st, region, sector, la, comm, unit, terms;
+    /* Sort names (case-folded, cut organisation names; never shrinking) and each one's position
+       among them in byte order, so a page compares two entries' names as two integers without
+       reading their recs. A new name shifts the positions after it: O(names), only when an
+       entry brings a name no other has had. */
+    struct dict names;
+    struct vec32 nsorted; /* name ids in byte order */
+    uint32_t *nrank;      /* per name id: its position in nsorted */
+    uint32_t cap_nrank;
     struct vec32 *la_list; /* per LA id: its entries, by slot */
     uint32_t cap_la_list;
     struct vec32 *comm_list; /* per commissioner id: entries with an active agreement, by slot */
@@ -1297,6 +1309,68 @@ static char *put_str(char **cursor, const char *s)
     return d;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Sort names: an id per distinct sort name and its rank in byte order (idx.names, nsorted,
+ * nrank). A name's rank only grows as names before it arrive, so nrank orders the ids exactly
+ * like strcmp orders their strings at any moment.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The first position in nsorted whose name is >= s; *found when it equals s. */
+static uint32_t name_lower(const struct idx *ix, const char *s, bool *found)
+{
+    uint32_t lo = 0, hi = ix->nsorted.n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (strcmp(ix->names.names[ix->nsorted.v[mid]], s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < ix->nsorted.n && strcmp(ix->names.names[ix->nsorted.v[lo]], s) == 0;
+    return lo;
+}
+
+/* The id of sort name s, ranked among the others (in a build: by names_bulk at the end). */
+static uint32_t name_intern(struct idx *ix, const char *s)
+{
+    uint32_t n0 = ix->names.n, id = dict_intern(&ix->names, s);
+    if (id < n0)
+        return id;
+    ix->nrank = grow(ix->nrank, &ix->cap_nrank, ix->names.n, sizeof *ix->nrank);
+    if (ix->bulk)
+        return id;
+    bool found;
+    uint32_t pos = name_lower(ix, s, &found);
+    struct vec32 *v = &ix->nsorted;
+    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
+    memmove(v->v + pos + 1, v->v + pos, (v->n - pos) * sizeof *v->v);
+    v->v[pos] = id;
+    v->n++;
+    for (uint32_t i = pos; i < v->n; i++)
+        ix->nrank[v->v[i]] = i;
+    return id;
+}
+
+static int name_id_cmp(const void *a, const void *b, void *arg)
+{
+    const struct dict *d = arg;
+    return strcmp(d->names[*(const uint32_t *)a], d->names[*(const uint32_t *)b]);
+}
+
+/* Ranks every name at the end of a build: one sort. */
+static void names_bulk(struct idx *ix)
+{
+    struct vec32 *v = &ix->nsorted;
+    v->v = grow(v->v, &v->cap, ix->names.n, sizeof *v->v);
+    v->n = ix->names.n;
+    for (uint32_t i = 0; i < v->n; i++)
+        v->v[i] = i;
+    if (v->n > 1)
+        qsort_r(v->v, v->n, sizeof *v->v, name_id_cmp, &ix->names);
+    for (uint32_t i = 0; i < v->n; i++)
+        ix->nrank[v->v[i]] = i;
+}
+
 static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
 {
     size_t nag = e->n_agreements;
@@ -1304,7 +1378,7 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     size_t size = sizeof(struct rec) + nag * (sizeof(struct idx_agreement) + sizeof(struct rec_ag)) +
                   slen(e->key) + slen(e->site_id) + slen(e->organisation_id) +
                   slen(e->organisation_name) + slen(e->site_name) + slen(e->description) +
-                  slen(e->display_public) + slen(e->display_private) + name_cf + 1;
+                  slen(e->display_public) + slen(e->display_private);
     struct rec *r = xmalloc(size);
     memset(r, 0, sizeof *r);
     r->size = (uint32_t)size;
@@ -1320,12 +1394,14 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     r->e.description = put_str(&p, e->description);
     r->e.display_public = put_str(&p, e->display_public);
     r->e.display_private = put_str(&p, e->display_private);
-    r->name_cf = p;
+    char cf[IDX_SORT_NAME_BYTES + 1];
     for (size_t i = 0; i < name_cf; i++) {
         char c = e->organisation_name[i];
-        p[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        cf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    p[name_cf] = '\0';
+    cf[name_cf] = '\0';
+    r->name = name_intern(ix, cf);
+    r->name_cf = ix->names.names[r->name];
 
     r->st = (uint16_t)dict_intern(&ix->st, e->service_type);
     r->region = (uint16_t)dict_intern(&ix->region, nz(e->region));
@@ -1370,7 +1446,7 @@ static struct hot rec_hot(const struct rec *r)
     return (struct hot){
         .kp = key_prefix(r->e.key),
         .vac_at = r->e.vacancies_at,
-        .vac = r->e.vacancies,
+        .name = r->name,
         .cls = rec_class(r),
         .la = r->la,
         .sector = r->sector,
@@ -1378,6 +1454,7 @@ static struct hot rec_hot(const struct rec *r)
         .age_min = (uint8_t)(r->e.age_min < 0 ? 255 : r->e.age_min),
         .age_max = (uint8_t)(r->e.age_max < 0 ? 255 : r->e.age_max),
         .live = 1,
+        .places = r->e.vacancies > 0,
     };
 }
 
@@ -1526,6 +1603,7 @@ static void idx_init(struct idx *ix)
     dict_init(&ix->comm, IDX_MAX_AREAS, false);
     dict_init(&ix->unit, IDX_MAX_AREAS, true);
     dict_init(&ix->terms, UINT32_MAX, false);
+    dict_init(&ix->names, UINT32_MAX, false);
     geo_init(&ix->geo[0]);
     geo_init(&ix->geo[1]);
     ix->by_name.sort = IDX_SORT_NAME;
@@ -1561,6 +1639,9 @@ static void idx_fini(struct idx *ix)
     dict_free(&ix->comm);
     dict_free(&ix->unit);
     dict_free(&ix->terms);
+    dict_free(&ix->names);
+    free(ix->nsorted.v);
+    free(ix->nrank);
     geo_free(&ix->geo[0]);
     geo_free(&ix->geo[1]);
     free(ix->global.a);
@@ -1840,6 +1921,7 @@ bool idx_build(struct idx *ix, const struct idx_entry *entries, size_t n)
         attach(&fresh, slot_alloc(&fresh), rec_new(&fresh, e));
     }
     fresh.bulk = false;
+    names_bulk(&fresh);
     osets_bulk(&fresh);
     idx_fini(ix);
     *ix = fresh;
@@ -1933,6 +2015,9 @@ void idx_stats(const struct idx *ix, struct idx_stats *out)
         b += ix->tp[i].cap * sizeof(uint32_t) + strlen(ix->terms.names[i]) + 1 + sizeof(char *);
     }
     b += ix->terms.map.cap * sizeof(struct smap_slot) + ix->tsorted.cap * sizeof(uint32_t);
+    for (uint32_t i = 0; i < ix->names.n; i++)
+        b += strlen(ix->names.names[i]) + 1 + sizeof(char *);
+    b += ix->names.map.cap * sizeof(struct smap_slot) + (ix->nsorted.cap + ix->cap_nrank) * sizeof(uint32_t);
     for (uint32_t i = 0; i < ix->cap_la_list; i++)
         b += ix->la_list[i].cap * sizeof(uint32_t);
     for (uint32_t i = 0; i < ix->cap_comm_list; i++)
@@ -2248,6 +2333,8 @@ struct qctx {
     struct ckey cur;
     double cur_chord; /* sqrt of the cursor's squared chord */
     uint64_t cur_kp;
+    uint64_t cur_name; /* the cursor's name among the sort names: 2 * rank + 1 when it is one,
+                          else 2 * (the rank of the first name after it) */
     struct counts cnt;
     size_t e_disc;
     enum collect collect;
@@ -2329,7 +2416,7 @@ static bool extra_ok(struct qctx *c, const struct hot *h, const double *v, uint3
     if (c->age >= 0 && !(h->age_min != 255 && h->age_max != 255 && h->age_min <= c->age &&
                          c->age <= h->age_max))
         return false;
-    if (c->vac && !(h->vac > 0 && h->vac_at > c->vac_after))
+    if (c->vac && !(h->places && h->vac_at > c->vac_after))
         return false;
     if (c->comm >= 0 && (chk & CHK_COMM)) {
         const struct rec *r = c->ix->recs[slot];
@@ -2357,17 +2444,53 @@ static struct skey cand_skey(const struct qctx *c, const struct cand *x)
     return k;
 }
 
+/* Orders two candidates like skey_cmp orders their sort keys, from what the hot records
+   hold (rating, name rank, key prefix): only equal key prefixes read the recs. */
 static int cand_cmp(const struct qctx *c, const struct cand *a, const struct cand *b)
 {
-    if (c->sort == IDX_SORT_DISTANCE) { /* no sort keys: only equal key prefixes read the recs */
+    const struct idx *ix = c->ix;
+    if (c->sort == IDX_SORT_DISTANCE) {
         if (a->s != b->s)
             return a->s < b->s ? -1 : 1;
         if (a->kp != b->kp)
             return a->kp < b->kp ? -1 : 1;
-        return strcmp(c->ix->recs[a->slot]->e.key, c->ix->recs[b->slot]->e.key);
+        return strcmp(ix->recs[a->slot]->e.key, ix->recs[b->slot]->e.key);
     }
-    struct skey ka = cand_skey(c, a), kb = cand_skey(c, b);
-    return skey_cmp(c->sort, &ka, &kb);
+    const struct hot *ha = &ix->hot[a->slot], *hb = &ix->hot[b->slot];
+    if (c->sort == IDX_SORT_RATING && K_RATING(ha->cls) != K_RATING(hb->cls))
+        return K_RATING(ha->cls) > K_RATING(hb->cls) ? -1 : 1;
+    if (c->sort == IDX_SORT_RELEVANCE && a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    uint32_t ra = ix->nrank[ha->name], rb = ix->nrank[hb->name];
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (ha->kp != hb->kp)
+        return ha->kp < hb->kp ? -1 : 1;
+    return strcmp(ix->recs[a->slot]->e.key, ix->recs[b->slot]->e.key);
+}
+
+/* Orders a candidate against the cursor (negative: before it), as cand_cmp would. */
+static int cursor_cmp(const struct qctx *c, const struct cand *x)
+{
+    const struct idx *ix = c->ix;
+    if (c->sort == IDX_SORT_DISTANCE) {
+        if (x->s != c->cur.k.s)
+            return x->s < c->cur.k.s ? -1 : 1;
+        if (x->kp != c->cur_kp)
+            return x->kp < c->cur_kp ? -1 : 1;
+        return strcmp(ix->recs[x->slot]->e.key, c->cur.key);
+    }
+    const struct hot *h = &ix->hot[x->slot];
+    if (c->sort == IDX_SORT_RATING && (int)K_RATING(h->cls) != c->cur.k.rating)
+        return (int)K_RATING(h->cls) > c->cur.k.rating ? -1 : 1;
+    if (c->sort == IDX_SORT_RELEVANCE && x->score != c->cur.k.score)
+        return x->score > c->cur.k.score ? -1 : 1;
+    uint64_t r = 2 * (uint64_t)ix->nrank[h->name] + 1;
+    if (r != c->cur_name)
+        return r < c->cur_name ? -1 : 1;
+    if (h->kp != c->cur_kp)
+        return h->kp < c->cur_kp ? -1 : 1;
+    return strcmp(ix->recs[x->slot]->e.key, c->cur.key);
 }
 
 static void heap_down(struct qctx *c, size_t i)
@@ -2391,19 +2514,8 @@ static void heap_down(struct qctx *c, size_t i)
    the K first so far (a max-heap of K = limit + 1, the extra one telling whether more follow). */
 static void offer(struct qctx *c, struct cand x)
 {
-    if (c->has_cursor) {
-        int r;
-        if (c->sort == IDX_SORT_DISTANCE) {
-            r = x.s != c->cur.k.s ? (x.s < c->cur.k.s ? -1 : 1)
-                : x.kp != c->cur_kp ? (x.kp < c->cur_kp ? -1 : 1)
-                                    : strcmp(c->ix->recs[x.slot]->e.key, c->cur.key);
-        } else {
-            struct skey k = cand_skey(c, &x);
-            r = skey_cmp(c->sort, &k, &c->cur.k);
-        }
-        if (r <= 0)
-            return;
-    }
+    if (c->has_cursor && cursor_cmp(c, &x) <= 0)
+        return;
     if (c->hn < c->K) {
         size_t i = c->hn++;
         c->heap[i] = x;
@@ -3253,6 +3365,9 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
     if (c->has_cursor) {
         c->cur_chord = sqrt(c->cur.k.s);
         c->cur_kp = key_prefix(c->cur.key);
+        bool found;
+        uint32_t pos = name_lower(ix, c->cur.k.name, &found);
+        c->cur_name = 2 * (uint64_t)pos + found;
     }
 
     size_t N = ix->n_entries;

@@ -15,7 +15,9 @@
  *   - a bitmap index (one bit per entry for each service type, region, rating, status, sector,
  *     tier, age 0..25, "has places"), so filters without `near` combine 64 entries per step and
  *     totals and facets come from population counts;
- *   - two ordered sets (name; rating then name), blocked sorted arrays of entries;
+ *   - two ordered sets (name; rating then name), blocked sorted arrays of entries, and each
+ *     distinct sort name's rank among them, so that building a page compares names as
+ *     integers from the scan's own records instead of reading each entry;
  *   - an inverted index over organisation name, site name and description (case-insensitive
  *     words; posting lists sorted by entry; a sorted term list for prefixes);
  *   - per-commissioner lists of entries with an active agreement and per-LA lists of sites

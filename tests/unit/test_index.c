@@ -1536,6 +1536,64 @@ static void test_updates_between_pages(void **state)
     }
 }
 
+/* A cursor whose name no entry has any more, after a rebuild: the page continues after it,
+   among the names around it. Every entry of the cursor's organisation name is renamed to that
+   name plus " x", which sorts right after it, so an index that took the cursor's name for the
+   next one would drop or repeat some of them. */
+static void test_cursor_name_gone(void **state)
+{
+    (void)state;
+    for (int s = 0; s < 3; s++) {
+        struct idx *ix = make_dataset(800, 900 + (uint64_t)s);
+        struct idx_query q = q0();
+        q.limit = 9;
+        q.sort = (enum idx_sort[]){IDX_SORT_NAME, IDX_SORT_RATING, IDX_SORT_RELEVANCE}[s];
+        q.q = s == 2 ? "care" : NULL;
+        for (int page = 0; page < 6; page++) { /* a cursor well inside the order */
+            assert_true(idx_query(ix, &q, &R, NULL));
+            assert_true(R.has_next);
+            static char cursor[IDX_CURSOR_MAX];
+            snprintf(cursor, sizeof cursor, "%s", R.next_cursor);
+            q.cursor = cursor;
+        }
+        const struct idx_hit *last = &R.hits[R.n - 1];
+        struct tent ct;
+        for (size_t i = 0; i < nT; i++)
+            if (strcmp(T[i].key, last->entry->key) == 0)
+                ct = T[i];
+        struct texp cur = {.t = &ct, .score = last->score};
+        snprintf(cur.name, sizeof cur.name, "%s", ct.orgname);
+        t_lower(cur.name);
+
+        /* rename, rebuild */
+        size_t renamed = 0;
+        struct idx_entry *es = calloc(nT, sizeof *es);
+        for (size_t i = 0; i < nT; i++) {
+            if (strcmp(T[i].orgname, ct.orgname) == 0) {
+                strncat(T[i].orgname, " x", sizeof T[i].orgname - strlen(T[i].orgname) - 1);
+                renamed++;
+            }
+            es[i] = to_entry(&T[i]);
+        }
+        assert_true(renamed > 1);
+        assert_true(idx_build(ix, es, nT));
+        free(es);
+
+        struct texp *exp;
+        struct tfacets fc;
+        size_t n = brute(&q, &exp, &fc);
+        size_t first = 0;
+        while (first < n && t_cmp(&exp[first], &cur) <= 0)
+            first++;
+        assert_true(idx_query(ix, &q, &R, NULL));
+        assert_int_equal(R.n, n - first < q.limit ? n - first : q.limit);
+        for (size_t i = 0; i < R.n; i++)
+            assert_string_equal(R.hits[i].entry->key, exp[first + i].t->key);
+        free(exp);
+        idx_free(ix);
+    }
+}
+
 static void test_remove_and_reinsert(void **state)
 {
     (void)state;
@@ -1787,6 +1845,7 @@ int main(void)
         cmocka_unit_test(test_random_queries),
         cmocka_unit_test(test_upserts_one_by_one),
         cmocka_unit_test(test_updates_between_pages),
+        cmocka_unit_test(test_cursor_name_gone),
         cmocka_unit_test(test_remove_and_reinsert),
         cmocka_unit_test(test_random_updates_keep_structures_consistent),
     };
