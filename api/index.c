@@ -302,8 +302,9 @@ _Static_assert(sizeof(struct hot) == 32, "two hot records to a cache line");
 /* With a disc, the distance sort walks nodes nearest-first only when more than this many
    pages' worth of entries match; otherwise one scan of the disc is cheaper. */
 #define NEAREST_MIN_MATCHES 8
-/* A text query with near and more candidates than this tests them against a bitset of the
-   disc's entries (when the disc holds fewer) instead of fetching each candidate's point. */
+/* A text query with near whose driving word list is longer than this tests it against a
+   bitset of the disc's entries (when the disc holds fewer) before seeking the other words or
+   fetching a candidate's point. */
 #define TEXT_DISC_MIN 4096
 /* Descend to this level when estimating how many entries a disc holds. */
 #define GEO_ESTIMATE_LEVEL 4
@@ -3107,12 +3108,11 @@ static int tlist_len_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* Every entry holding all of q's words, with its score, into ix->tc (sorted by slot). */
-static void text_candidates(struct qctx *c)
+/* The lists of q's words, shortest first; returns the length of the shortest (0: nothing
+   can match). */
+static uint32_t text_lists(struct qctx *c, struct tlist *lists)
 {
     struct idx *ix = c->ix;
-    struct tlist lists[IDX_MAX_Q_TOKENS];
-    ix->n_tc = 0;
     for (size_t i = 0; i < c->n_words; i++) {
         const struct qword *w = &c->words[i];
         if (w->prefix) {
@@ -3123,12 +3123,23 @@ static void text_candidates(struct qctx *c)
                              : (struct tlist){ix->tp[t].p, ix->tp[t].n, 0, 3, true};
         }
         if (lists[i].n == 0)
-            return;
+            return 0;
     }
     qsort(lists, c->n_words, sizeof *lists, tlist_len_cmp);
+    return lists[0].n;
+}
+
+/* Every entry holding all of q's words (and in `only`, a set of slots, unless NULL), with its
+   score, into ix->tc (sorted by slot). */
+static void text_candidates(struct qctx *c, struct tlist *lists, const uint64_t *only)
+{
+    struct idx *ix = c->ix;
+    ix->n_tc = 0;
     const struct tlist *d = &lists[0];
     for (uint32_t i = 0; i < d->n; i++) {
         uint32_t slot = d->p[i] >> d->shift;
+        if (only && !((only[slot / 64] >> (slot & 63)) & 1))
+            continue;
         int score = tlist_weight(c, d, i);
         if (!score)
             continue;
@@ -3378,16 +3389,18 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
         /* q drives: its candidates are usually the fewest, and only it knows the scores. The
            page comes from them (the ordered sets know nothing of q). */
         c->collect = COLLECT_HEAP;
-        text_candidates(c);
-        const uint64_t *disc = NULL; /* many candidates, a smaller disc: test against its bits */
-        if (c->near && ix->n_tc > TEXT_DISC_MIN && disc_estimate(c, &c->nc) < ix->n_tc)
+        struct tlist lists[IDX_MAX_Q_TOKENS];
+        uint32_t nd = text_lists(c, lists);
+        /* a long driving list, a smaller disc: its bits filter the list before anything else
+           is read of an entry */
+        const uint64_t *disc = NULL;
+        if (c->near && nd > TEXT_DISC_MIN && disc_estimate(c, &c->nc) < nd)
             disc = disc_bits(c);
-        for (uint32_t i = 0; i < ix->n_tc; i++) {
-            uint32_t slot = ix->tc[i].slot;
-            if (disc && !((disc[slot / 64] >> (slot & 63)) & 1))
-                continue;
-            consider(c, slot, disc ? CHK_COVERS | CHK_COMM : CHK_ALL, ix->tc[i].score);
-        }
+        ix->n_tc = 0;
+        if (nd)
+            text_candidates(c, lists, disc);
+        for (uint32_t i = 0; i < ix->n_tc; i++)
+            consider(c, ix->tc[i].slot, disc ? CHK_COVERS | CHK_COMM : CHK_ALL, ix->tc[i].score);
     } else if (!c->extra) {
         /* only class filters besides near: counts from the class counts */
         agg_mode = true;
