@@ -2291,6 +2291,10 @@ struct tlist {
     uint32_t n, at;
     unsigned shift;
     bool exact; /* a posting list reached by a prefix: false when the term is longer */
+    /* A prefix sought term by term (t1 > t0): the terms tsorted[t0..t1), each with its
+       position in ix->ubuf; p and at unused, n the sum of their lengths. */
+    uint32_t t0, t1;
+    size_t len; /* the prefix's length */
 };
 
 struct counts {
@@ -3037,8 +3041,11 @@ static void union_load(struct qctx *c, struct vec32 *u, uint32_t t, bool exact)
 }
 
 /* The entries holding some term that starts with w: one term's posting list as it is, or the
-   union of several as slot << 2 | best weight, sorted (merged pairwise when they are few). */
-static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *out)
+   union of several as slot << 2 | best weight, sorted (merged pairwise when they are few). But
+   when another word's list (`shortest`, UINT32_MAX for none) times the number of terms is
+   shorter than the sum of their lists, the terms are sought one by one for each candidate of
+   that list instead (prefix_seek): a seek from the last position costs about a merge step. */
+static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *out, uint32_t shortest)
 {
     struct idx *ix = c->ix;
     uint32_t lo = 0, hi = ix->tsorted.n;
@@ -3055,7 +3062,16 @@ static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *ou
     if (end - lo <= 1) {
         const struct plist *pl = end > lo ? &ix->tp[ix->tsorted.v[lo]] : NULL;
         bool exact = pl && ix->terms.names[ix->tsorted.v[lo]][w->len] == '\0';
-        *out = (struct tlist){pl ? pl->p : NULL, pl ? pl->n : 0, 0, 3, exact};
+        *out = (struct tlist){pl ? pl->p : NULL, pl ? pl->n : 0, 0, 3, exact, 0, 0, 0};
+        return;
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = lo; i < end; i++)
+        sum += ix->tp[ix->tsorted.v[i]].n;
+    if (shortest != UINT32_MAX && (uint64_t)shortest * (end - lo) < sum) {
+        ix->ubuf.v = grow(ix->ubuf.v, &ix->ubuf.cap, end - lo, sizeof *ix->ubuf.v);
+        memset(ix->ubuf.v, 0, (end - lo) * sizeof *ix->ubuf.v);
+        *out = (struct tlist){NULL, sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum, 0, 3, false, lo, end, w->len};
         return;
     }
     struct vec32 *u = &ix->ubuf, *t = &ix->ubuf2;
@@ -3094,7 +3110,30 @@ static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *ou
             u->v[m++] = u->v[i];
     }
     u->n = m;
-    *out = (struct tlist){u->v, m, 0, 2, false};
+    *out = (struct tlist){u->v, m, 0, 2, false, 0, 0, 0};
+}
+
+/* The weight of slot in a prefix sought term by term (0: none of its terms holds it, visibly);
+   *left false when every term's list is exhausted. */
+static int prefix_seek(const struct qctx *c, const struct tlist *l, uint32_t slot, bool *left)
+{
+    const struct idx *ix = c->ix;
+    int best = 0;
+    *left = false;
+    for (uint32_t i = l->t0; i < l->t1; i++) {
+        uint32_t term = ix->tsorted.v[i];
+        const struct plist *pl = &ix->tp[term];
+        uint32_t *at = &ix->ubuf.v[i - l->t0];
+        *at = plist_seek(pl->p, pl->n, *at, slot, 3);
+        if (*at == pl->n)
+            continue;
+        *left = true;
+        if ((pl->p[*at] >> 3) == slot) {
+            int wt = post_weight(pl->p[*at] & 7u, c->vis, ix->terms.names[term][l->len] == '\0');
+            best = wt > best ? wt : best;
+        }
+    }
+    return best;
 }
 
 static int tlist_weight(const struct qctx *c, const struct tlist *l, uint32_t i)
@@ -3113,17 +3152,19 @@ static int tlist_len_cmp(const void *a, const void *b)
 static uint32_t text_lists(struct qctx *c, struct tlist *lists)
 {
     struct idx *ix = c->ix;
+    uint32_t shortest = UINT32_MAX; /* of the words before the prefix (the last word) */
     for (size_t i = 0; i < c->n_words; i++) {
         const struct qword *w = &c->words[i];
         if (w->prefix) {
-            prefix_union(c, w, &lists[i]);
+            prefix_union(c, w, &lists[i], shortest);
         } else {
             long t = dict_lookup(&ix->terms, w->s);
-            lists[i] = t < 0 ? (struct tlist){NULL, 0, 0, 3, true}
-                             : (struct tlist){ix->tp[t].p, ix->tp[t].n, 0, 3, true};
+            lists[i] = t < 0 ? (struct tlist){NULL, 0, 0, 3, true, 0, 0, 0}
+                             : (struct tlist){ix->tp[t].p, ix->tp[t].n, 0, 3, true, 0, 0, 0};
         }
         if (lists[i].n == 0)
             return 0;
+        shortest = lists[i].n < shortest ? lists[i].n : shortest;
     }
     qsort(lists, c->n_words, sizeof *lists, tlist_len_cmp);
     return lists[0].n;
@@ -3146,6 +3187,16 @@ static void text_candidates(struct qctx *c, struct tlist *lists, const uint64_t 
         size_t k = 1;
         for (; k < c->n_words; k++) {
             struct tlist *l = &lists[k];
+            if (l->t1 > l->t0) { /* never the driver: a shorter list exists */
+                bool left;
+                int wt = prefix_seek(c, l, slot, &left);
+                if (!left)
+                    return;
+                if (!wt)
+                    break;
+                score += wt;
+                continue;
+            }
             l->at = plist_seek(l->p, l->n, l->at, slot, l->shift);
             if (l->at == l->n)
                 return; /* this list is exhausted: nothing further can match */
