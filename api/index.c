@@ -468,6 +468,11 @@ struct idx {
     uint32_t st_tiers[IDX_MAX_SERVICE_TYPES][16];
     struct geo geo[2]; /* by idx_view: public point, precise point */
     struct aggset global;
+    /* The class counts of sub-populations: per sector id, per age 0..BS_AGES-1 (the entries
+       whose range holds it), per commissioner id (the entries with an active agreement). A
+       query whose one filter beyond the classes is one of these counts from it. */
+    struct aggset *sector_agg, age_agg[BS_AGES], *comm_agg;
+    uint32_t cap_sector_agg, cap_comm_agg;
     struct oset by_name, by_rating;
 
     /* query scratch */
@@ -1590,6 +1595,30 @@ static void comm_del(struct idx *ix, uint32_t slot)
             vec_remove_sorted(&ix->comm_list[r->ag[i].comm], slot);
 }
 
+static struct aggset *aggset_at(struct aggset **sets, uint32_t *cap, uint32_t id)
+{
+    if (id >= *cap) {
+        uint32_t old = *cap;
+        *sets = grow(*sets, cap, id + 1, sizeof **sets);
+        memset(*sets + old, 0, (*cap - old) * sizeof **sets);
+    }
+    return &(*sets)[id];
+}
+
+/* Adds r, of class cls, to the class counts of its sector, ages and commissioners, or takes
+   it out of them. */
+static void subs_apply(struct idx *ix, const struct rec *r, uint16_t cls, bool add)
+{
+    void (*f)(struct aggset *, uint16_t) = add ? agg_add : agg_del;
+    f(aggset_at(&ix->sector_agg, &ix->cap_sector_agg, r->sector), cls);
+    if (r->e.age_min >= 0 && r->e.age_max >= 0)
+        for (int a = r->e.age_min; a <= r->e.age_max && a < BS_AGES; a++)
+            f(&ix->age_agg[a], cls);
+    for (size_t i = 0; i < r->e.n_agreements; i++)
+        if (r->e.agreements[i].status == IDX_AGREEMENT_ACTIVE)
+            f(aggset_at(&ix->comm_agg, &ix->cap_comm_agg, r->ag[i].comm), cls);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Index life, slots, attaching and detaching an entry
  * ------------------------------------------------------------------------------------------ */
@@ -1646,6 +1675,14 @@ static void idx_fini(struct idx *ix)
     geo_free(&ix->geo[0]);
     geo_free(&ix->geo[1]);
     free(ix->global.a);
+    for (uint32_t i = 0; i < ix->cap_sector_agg; i++)
+        free(ix->sector_agg[i].a);
+    free(ix->sector_agg);
+    for (unsigned a = 0; a < BS_AGES; a++)
+        free(ix->age_agg[a].a);
+    for (uint32_t i = 0; i < ix->cap_comm_agg; i++)
+        free(ix->comm_agg[i].a);
+    free(ix->comm_agg);
     oset_free(&ix->by_name);
     oset_free(&ix->by_rating);
     free(ix->sv.v);
@@ -1746,6 +1783,7 @@ static void attach(struct idx *ix, uint32_t slot, struct rec *r)
     geo_add(&ix->geo[IDX_VIEW_PUBLIC], slot, r->e.lat, r->e.lon, h);
     geo_add(&ix->geo[IDX_VIEW_COMMISSIONER], slot, r->plat, r->plon, h);
     agg_add(&ix->global, h->cls);
+    subs_apply(ix, r, h->cls, true);
     if (!ix->bulk) {
         oset_add(ix, &ix->by_name, slot);
         oset_add(ix, &ix->by_rating, slot);
@@ -1768,6 +1806,7 @@ static void detach(struct idx *ix, uint32_t slot)
     geo_del(&ix->geo[IDX_VIEW_PUBLIC], slot);
     geo_del(&ix->geo[IDX_VIEW_COMMISSIONER], slot);
     agg_del(&ix->global, cls);
+    subs_apply(ix, r, cls, false);
     oset_del(ix, &ix->by_name, slot);
     oset_del(ix, &ix->by_rating, slot);
     ix->hot[slot].live = 0;
@@ -1833,6 +1872,7 @@ static void replace(struct idx *ix, uint32_t slot, struct rec *nr)
     bool prec = ocls != ncls || or->plat != nr->plat || or->plon != nr->plon;
     bool la = or->la != nr->la;
     bool comm = !comm_same(or, nr), bits = !bits_same(or, nr);
+    bool subs = ocls != ncls || comm || bits; /* bits: the sector and the ages among them */
 
     /* Out, while recs[slot] is the old rec (the ordered sets compare through it). */
     group_del(ix, G_SITE, slot);
@@ -1856,12 +1896,16 @@ static void replace(struct idx *ix, uint32_t slot, struct rec *nr)
         agg_add(&ix->global, ncls);
     }
 
+    if (subs)
+        subs_apply(ix, or, ocls, false);
     if (bits)
         bits_apply(ix, slot, or, false);
 
     /* In, with the new rec. */
     if (bits)
         bits_apply(ix, slot, nr, true);
+    if (subs)
+        subs_apply(ix, nr, ncls, true);
     ix->recs[slot] = nr;
     ix->hot[slot] = rec_hot(nr);
     long ki = smap_find(&ix->keys, nr->e.key, str_hash(nr->e.key));
@@ -2029,6 +2073,13 @@ void idx_stats(const struct idx *ix, struct idx_stats *out)
             b += gnode_bytes(ix->geo[v].tops[i], &out->nodes);
     }
     b += (size_t)(ix->by_name.n + ix->by_rating.n) * sizeof(struct oblock);
+    b += ((size_t)ix->cap_sector_agg + ix->cap_comm_agg) * sizeof(struct aggset);
+    for (uint32_t i = 0; i < ix->cap_sector_agg; i++)
+        b += ix->sector_agg[i].cap * sizeof(struct agg);
+    for (unsigned a = 0; a < BS_AGES; a++)
+        b += ix->age_agg[a].cap * sizeof(struct agg);
+    for (uint32_t i = 0; i < ix->cap_comm_agg; i++)
+        b += ix->comm_agg[i].cap * sizeof(struct agg);
     for (int i = 0; i < BS_COUNT; i++)
         if (ix->bs[i])
             b += ix->cap_slots / 8;
@@ -2947,6 +2998,23 @@ static void bit_scan(struct qctx *c, bool count)
     }
 }
 
+/* The class counts of the one sub-population (a sector, an age below BS_AGES, a
+   commissioner) whose membership is the only filter beyond the classes, or NULL when the
+   query has no such single filter. */
+static const struct aggset *sub_counts(const struct qctx *c)
+{
+    static const struct aggset none;
+    const struct idx *ix = c->ix;
+    if (c->near || c->covers || c->tier_bit || c->vac || c->n_words ||
+        (c->sector >= 0) + (c->age >= 0) + (c->comm >= 0) != 1)
+        return NULL;
+    if (c->sector >= 0)
+        return (uint32_t)c->sector < ix->cap_sector_agg ? &ix->sector_agg[c->sector] : &none;
+    if (c->comm >= 0)
+        return (uint32_t)c->comm < ix->cap_comm_agg ? &ix->comm_agg[c->comm] : &none;
+    return c->age < BS_AGES ? &ix->age_agg[c->age] : NULL;
+}
+
 /* Whether the bitmap index alone decides every filter (then counting needs no entry). */
 static bool bits_exact(const struct qctx *c)
 {
@@ -3434,6 +3502,7 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
 
     size_t N = ix->n_entries;
     bool agg_mode = false;
+    const struct aggset *sub;
     if (c->impossible) {
         /* nothing matches: every count stays 0 */
     } else if (c->n_words) {
@@ -3452,6 +3521,15 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
             text_candidates(c, lists, disc);
         for (uint32_t i = 0; i < ix->n_tc; i++)
             consider(c, ix->tc[i].slot, disc ? CHK_COVERS | CHK_COMM : CHK_ALL, ix->tc[i].score);
+    } else if (c->extra && (sub = sub_counts(c)) != NULL) {
+        /* one sector, age or commissioner beyond the class filters: from its class counts */
+        agg_mode = true;
+        for (uint32_t i = 0; i < sub->n; i++) {
+            unsigned cls = sub->a[i].cls;
+            unsigned f = class_fails(c, cls);
+            if (countable(f))
+                tally(&c->cnt, cls, f, sub->a[i].n);
+        }
     } else if (!c->extra) {
         /* only class filters besides near: counts from the class counts */
         agg_mode = true;

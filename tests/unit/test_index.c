@@ -820,7 +820,7 @@ static void test_random_updates_keep_structures_consistent(void **state)
                 struct tent *t = &T[rn((unsigned)nT)];
                 if (!t->live)
                     continue;
-                unsigned what = rn(9);
+                unsigned what = rn(12);
                 if (what == 0)
                     random_fields(t); /* everything but key, site and organisation */
                 else if (what == 1)
@@ -837,8 +837,15 @@ static void test_random_updates_keep_structures_consistent(void **state)
                     phrase(t->desc, sizeof t->desc, 0, 6);
                 else if (what == 7)
                     snprintf(t->org, sizeof t->org, "org-%u", rn(400));
-                else
+                else if (what == 8)
                     t->nag = 0;
+                else if (what == 9) /* the class unchanged: sector, ages, an agreement's status */
+                    t->sector = rn(6) == 0 ? NULL : sectors[rn(3)];
+                else if (what == 10)
+                    t->amin = (int)rn(13), t->amax = t->amin + (int)rn(7);
+                else if (t->nag)
+                    t->ag[0].status = t->ag[0].status == IDX_AGREEMENT_ACTIVE ? IDX_AGREEMENT_SUSPENDED
+                                                                              : IDX_AGREEMENT_ACTIVE;
                 /* the key's service type is fixed: keep the model's st equal to the key's */
                 const char *slash = strchr(t->key, '/');
                 for (size_t i = 0; i < N_STS; i++)
@@ -891,6 +898,23 @@ static void test_random_updates_keep_structures_consistent(void **state)
         }
         assert_int_equal(idx_count(ix), live);
         random_queries(ix, 150);
+        /* one sector, age or commissioner alone (their own class counts), with a class filter */
+        struct idx_query q = {.age = -1, .now = NOW, .vacancy_max_age_s = WEEK, .limit = 100,
+                              .min_rating = IDX_RATING_REQUIRES_IMPROVEMENT};
+        for (size_t i = 0; i < 3; i++) {
+            q.sector = sectors[i];
+            check_query(ix, q);
+        }
+        q.sector = NULL;
+        for (int a = 0; a < 20; a += 3) {
+            q.age = a;
+            check_query(ix, q);
+        }
+        q.age = -1;
+        for (size_t i = 0; i < sizeof comms / sizeof comms[0]; i++) {
+            q.commissioner = comms[i];
+            check_query(ix, q);
+        }
     }
     idx_free(ix);
 }
