@@ -2686,9 +2686,23 @@ static void geo_scan(struct qctx *c, const struct gnode *n, const struct cap *ca
     if (rel == REL_OUT)
         return;
     if (!n->leaf) {
+        /* the children's headers, then each next leaf's first items, while this one is read:
+           the scan is bound by memory latency, not by its tests */
         for (int i = 0; i < 4; i++)
             if (n->child[i])
-                geo_scan(c, n->child[i], cap, rel == REL_IN, count, chk, skip_la);
+                __builtin_prefetch(n->child[i]);
+        for (int i = 0; i < 4; i++) {
+            if (!n->child[i])
+                continue;
+            for (int j = i + 1; j < 4; j++)
+                if (n->child[j]) {
+                    if (n->child[j]->leaf)
+                        for (int k = 0; k < 4; k++)
+                            __builtin_prefetch(n->child[j]->items + 2 * k);
+                    break;
+                }
+            geo_scan(c, n->child[i], cap, rel == REL_IN, count, chk, skip_la);
+        }
         return;
     }
     for (uint32_t i = 0; i < n->n_items; i++) {
