@@ -253,7 +253,9 @@ struct rec_ag {
 /* One entry, in one allocation: this struct, the agreements, then the strings. */
 struct rec {
     struct idx_entry e;   /* the public view; strings point into this allocation or the tables */
-    char *name_cf;        /* sort name: case-folded organisation name, cut to IDX_SORT_NAME_BYTES */
+    const char *name_cf;  /* sort name: case-folded organisation name, cut to IDX_SORT_NAME_BYTES;
+                             the string of `name` in the sort name table */
+    uint32_t name;        /* sort name id (idx.names) */
     double plat, plon;    /* the precise point (the public one when none was given) */
     uint32_t site_next, site_prev, org_next, org_prev;
     uint32_t size;        /* bytes of this allocation */
@@ -261,18 +263,20 @@ struct rec {
     struct rec_ag *ag;    /* parallel to e.agreements */
 };
 
-/* What scans read per slot, packed: two to a cache line. */
+/* What scans and page comparisons read per slot, packed: two to a cache line. */
 struct hot {
     uint64_t kp;     /* the key's first 8 bytes, big-endian: orders like the key, mostly */
     int64_t vac_at;
-    int32_t vac;     /* -1 unknown */
+    uint32_t name;   /* sort name id: idx.nrank orders it */
     uint16_t cls;    /* class */
     uint16_t la;     /* LA id, 0 unknown */
     uint16_t sector; /* sector id, 0 unknown */
     uint8_t tiers;
     uint8_t age_min, age_max; /* 255 unknown */
     uint8_t live;
+    uint8_t places;  /* vacancies > 0 */
 };
+_Static_assert(sizeof(struct hot) == 32, "two hot records to a cache line");
 
 /* ------------------------------------------------------------------------------------------
  * Spatial trees. A fixed grid over lat/lon: level 7 cells are 1 degree square and each level
@@ -298,8 +302,9 @@ struct hot {
 /* With a disc, the distance sort walks nodes nearest-first only when more than this many
    pages' worth of entries match; otherwise one scan of the disc is cheaper. */
 #define NEAREST_MIN_MATCHES 8
-/* A text query with near and more candidates than this tests them against a bitset of the
-   disc's entries (when the disc holds fewer) instead of fetching each candidate's point. */
+/* A text query with near whose driving word list is longer than this tests it against a
+   bitset of the disc's entries (when the disc holds fewer) before seeking the other words or
+   fetching a candidate's point. */
 #define TEXT_DISC_MIN 4096
 /* Descend to this level when estimating how many entries a disc holds. */
 #define GEO_ESTIMATE_LEVEL 4
@@ -441,6 +446,14 @@ struct idx {
     struct smap orgs;
 
     struct dict st, region, sector, la, comm, unit, terms;
+    /* Sort names (case-folded, cut organisation names; never shrinking) and each one's position
+       among them in byte order, so a page compares two entries' names as two integers without
+       reading their recs. A new name shifts the positions after it: O(names), only when an
+       entry brings a name no other has had. */
+    struct dict names;
+    struct vec32 nsorted; /* name ids in byte order */
+    uint32_t *nrank;      /* per name id: its position in nsorted */
+    uint32_t cap_nrank;
     struct vec32 *la_list; /* per LA id: its entries, by slot */
     uint32_t cap_la_list;
     struct vec32 *comm_list; /* per commissioner id: entries with an active agreement, by slot */
@@ -455,6 +468,11 @@ struct idx {
     uint32_t st_tiers[IDX_MAX_SERVICE_TYPES][16];
     struct geo geo[2]; /* by idx_view: public point, precise point */
     struct aggset global;
+    /* The class counts of sub-populations: per sector id, per age 0..BS_AGES-1 (the entries
+       whose range holds it), per commissioner id (the entries with an active agreement). A
+       query whose one filter beyond the classes is one of these counts from it. */
+    struct aggset *sector_agg, age_agg[BS_AGES], *comm_agg;
+    uint32_t cap_sector_agg, cap_comm_agg;
     struct oset by_name, by_rating;
 
     /* query scratch */
@@ -1297,6 +1315,68 @@ static char *put_str(char **cursor, const char *s)
     return d;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Sort names: an id per distinct sort name and its rank in byte order (idx.names, nsorted,
+ * nrank). A name's rank only grows as names before it arrive, so nrank orders the ids exactly
+ * like strcmp orders their strings at any moment.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The first position in nsorted whose name is >= s; *found when it equals s. */
+static uint32_t name_lower(const struct idx *ix, const char *s, bool *found)
+{
+    uint32_t lo = 0, hi = ix->nsorted.n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (strcmp(ix->names.names[ix->nsorted.v[mid]], s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < ix->nsorted.n && strcmp(ix->names.names[ix->nsorted.v[lo]], s) == 0;
+    return lo;
+}
+
+/* The id of sort name s, ranked among the others (in a build: by names_bulk at the end). */
+static uint32_t name_intern(struct idx *ix, const char *s)
+{
+    uint32_t n0 = ix->names.n, id = dict_intern(&ix->names, s);
+    if (id < n0)
+        return id;
+    ix->nrank = grow(ix->nrank, &ix->cap_nrank, ix->names.n, sizeof *ix->nrank);
+    if (ix->bulk)
+        return id;
+    bool found;
+    uint32_t pos = name_lower(ix, s, &found);
+    struct vec32 *v = &ix->nsorted;
+    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
+    memmove(v->v + pos + 1, v->v + pos, (v->n - pos) * sizeof *v->v);
+    v->v[pos] = id;
+    v->n++;
+    for (uint32_t i = pos; i < v->n; i++)
+        ix->nrank[v->v[i]] = i;
+    return id;
+}
+
+static int name_id_cmp(const void *a, const void *b, void *arg)
+{
+    const struct dict *d = arg;
+    return strcmp(d->names[*(const uint32_t *)a], d->names[*(const uint32_t *)b]);
+}
+
+/* Ranks every name at the end of a build: one sort. */
+static void names_bulk(struct idx *ix)
+{
+    struct vec32 *v = &ix->nsorted;
+    v->v = grow(v->v, &v->cap, ix->names.n, sizeof *v->v);
+    v->n = ix->names.n;
+    for (uint32_t i = 0; i < v->n; i++)
+        v->v[i] = i;
+    if (v->n > 1)
+        qsort_r(v->v, v->n, sizeof *v->v, name_id_cmp, &ix->names);
+    for (uint32_t i = 0; i < v->n; i++)
+        ix->nrank[v->v[i]] = i;
+}
+
 static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
 {
     size_t nag = e->n_agreements;
@@ -1304,7 +1384,7 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     size_t size = sizeof(struct rec) + nag * (sizeof(struct idx_agreement) + sizeof(struct rec_ag)) +
                   slen(e->key) + slen(e->site_id) + slen(e->organisation_id) +
                   slen(e->organisation_name) + slen(e->site_name) + slen(e->description) +
-                  slen(e->display_public) + slen(e->display_private) + name_cf + 1;
+                  slen(e->display_public) + slen(e->display_private);
     struct rec *r = xmalloc(size);
     memset(r, 0, sizeof *r);
     r->size = (uint32_t)size;
@@ -1320,12 +1400,14 @@ static struct rec *rec_new(struct idx *ix, const struct idx_entry *e)
     r->e.description = put_str(&p, e->description);
     r->e.display_public = put_str(&p, e->display_public);
     r->e.display_private = put_str(&p, e->display_private);
-    r->name_cf = p;
+    char cf[IDX_SORT_NAME_BYTES + 1];
     for (size_t i = 0; i < name_cf; i++) {
         char c = e->organisation_name[i];
-        p[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        cf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    p[name_cf] = '\0';
+    cf[name_cf] = '\0';
+    r->name = name_intern(ix, cf);
+    r->name_cf = ix->names.names[r->name];
 
     r->st = (uint16_t)dict_intern(&ix->st, e->service_type);
     r->region = (uint16_t)dict_intern(&ix->region, nz(e->region));
@@ -1370,7 +1452,7 @@ static struct hot rec_hot(const struct rec *r)
     return (struct hot){
         .kp = key_prefix(r->e.key),
         .vac_at = r->e.vacancies_at,
-        .vac = r->e.vacancies,
+        .name = r->name,
         .cls = rec_class(r),
         .la = r->la,
         .sector = r->sector,
@@ -1378,6 +1460,7 @@ static struct hot rec_hot(const struct rec *r)
         .age_min = (uint8_t)(r->e.age_min < 0 ? 255 : r->e.age_min),
         .age_max = (uint8_t)(r->e.age_max < 0 ? 255 : r->e.age_max),
         .live = 1,
+        .places = r->e.vacancies > 0,
     };
 }
 
@@ -1512,6 +1595,30 @@ static void comm_del(struct idx *ix, uint32_t slot)
             vec_remove_sorted(&ix->comm_list[r->ag[i].comm], slot);
 }
 
+static struct aggset *aggset_at(struct aggset **sets, uint32_t *cap, uint32_t id)
+{
+    if (id >= *cap) {
+        uint32_t old = *cap;
+        *sets = grow(*sets, cap, id + 1, sizeof **sets);
+        memset(*sets + old, 0, (*cap - old) * sizeof **sets);
+    }
+    return &(*sets)[id];
+}
+
+/* Adds r, of class cls, to the class counts of its sector, ages and commissioners, or takes
+   it out of them. */
+static void subs_apply(struct idx *ix, const struct rec *r, uint16_t cls, bool add)
+{
+    void (*f)(struct aggset *, uint16_t) = add ? agg_add : agg_del;
+    f(aggset_at(&ix->sector_agg, &ix->cap_sector_agg, r->sector), cls);
+    if (r->e.age_min >= 0 && r->e.age_max >= 0)
+        for (int a = r->e.age_min; a <= r->e.age_max && a < BS_AGES; a++)
+            f(&ix->age_agg[a], cls);
+    for (size_t i = 0; i < r->e.n_agreements; i++)
+        if (r->e.agreements[i].status == IDX_AGREEMENT_ACTIVE)
+            f(aggset_at(&ix->comm_agg, &ix->cap_comm_agg, r->ag[i].comm), cls);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Index life, slots, attaching and detaching an entry
  * ------------------------------------------------------------------------------------------ */
@@ -1526,6 +1633,7 @@ static void idx_init(struct idx *ix)
     dict_init(&ix->comm, IDX_MAX_AREAS, false);
     dict_init(&ix->unit, IDX_MAX_AREAS, true);
     dict_init(&ix->terms, UINT32_MAX, false);
+    dict_init(&ix->names, UINT32_MAX, false);
     geo_init(&ix->geo[0]);
     geo_init(&ix->geo[1]);
     ix->by_name.sort = IDX_SORT_NAME;
@@ -1561,9 +1669,20 @@ static void idx_fini(struct idx *ix)
     dict_free(&ix->comm);
     dict_free(&ix->unit);
     dict_free(&ix->terms);
+    dict_free(&ix->names);
+    free(ix->nsorted.v);
+    free(ix->nrank);
     geo_free(&ix->geo[0]);
     geo_free(&ix->geo[1]);
     free(ix->global.a);
+    for (uint32_t i = 0; i < ix->cap_sector_agg; i++)
+        free(ix->sector_agg[i].a);
+    free(ix->sector_agg);
+    for (unsigned a = 0; a < BS_AGES; a++)
+        free(ix->age_agg[a].a);
+    for (uint32_t i = 0; i < ix->cap_comm_agg; i++)
+        free(ix->comm_agg[i].a);
+    free(ix->comm_agg);
     oset_free(&ix->by_name);
     oset_free(&ix->by_rating);
     free(ix->sv.v);
@@ -1664,6 +1783,7 @@ static void attach(struct idx *ix, uint32_t slot, struct rec *r)
     geo_add(&ix->geo[IDX_VIEW_PUBLIC], slot, r->e.lat, r->e.lon, h);
     geo_add(&ix->geo[IDX_VIEW_COMMISSIONER], slot, r->plat, r->plon, h);
     agg_add(&ix->global, h->cls);
+    subs_apply(ix, r, h->cls, true);
     if (!ix->bulk) {
         oset_add(ix, &ix->by_name, slot);
         oset_add(ix, &ix->by_rating, slot);
@@ -1686,6 +1806,7 @@ static void detach(struct idx *ix, uint32_t slot)
     geo_del(&ix->geo[IDX_VIEW_PUBLIC], slot);
     geo_del(&ix->geo[IDX_VIEW_COMMISSIONER], slot);
     agg_del(&ix->global, cls);
+    subs_apply(ix, r, cls, false);
     oset_del(ix, &ix->by_name, slot);
     oset_del(ix, &ix->by_rating, slot);
     ix->hot[slot].live = 0;
@@ -1751,6 +1872,7 @@ static void replace(struct idx *ix, uint32_t slot, struct rec *nr)
     bool prec = ocls != ncls || or->plat != nr->plat || or->plon != nr->plon;
     bool la = or->la != nr->la;
     bool comm = !comm_same(or, nr), bits = !bits_same(or, nr);
+    bool subs = ocls != ncls || comm || bits; /* bits: the sector and the ages among them */
 
     /* Out, while recs[slot] is the old rec (the ordered sets compare through it). */
     group_del(ix, G_SITE, slot);
@@ -1774,12 +1896,16 @@ static void replace(struct idx *ix, uint32_t slot, struct rec *nr)
         agg_add(&ix->global, ncls);
     }
 
+    if (subs)
+        subs_apply(ix, or, ocls, false);
     if (bits)
         bits_apply(ix, slot, or, false);
 
     /* In, with the new rec. */
     if (bits)
         bits_apply(ix, slot, nr, true);
+    if (subs)
+        subs_apply(ix, nr, ncls, true);
     ix->recs[slot] = nr;
     ix->hot[slot] = rec_hot(nr);
     long ki = smap_find(&ix->keys, nr->e.key, str_hash(nr->e.key));
@@ -1840,6 +1966,7 @@ bool idx_build(struct idx *ix, const struct idx_entry *entries, size_t n)
         attach(&fresh, slot_alloc(&fresh), rec_new(&fresh, e));
     }
     fresh.bulk = false;
+    names_bulk(&fresh);
     osets_bulk(&fresh);
     idx_fini(ix);
     *ix = fresh;
@@ -1933,6 +2060,9 @@ void idx_stats(const struct idx *ix, struct idx_stats *out)
         b += ix->tp[i].cap * sizeof(uint32_t) + strlen(ix->terms.names[i]) + 1 + sizeof(char *);
     }
     b += ix->terms.map.cap * sizeof(struct smap_slot) + ix->tsorted.cap * sizeof(uint32_t);
+    for (uint32_t i = 0; i < ix->names.n; i++)
+        b += strlen(ix->names.names[i]) + 1 + sizeof(char *);
+    b += ix->names.map.cap * sizeof(struct smap_slot) + (ix->nsorted.cap + ix->cap_nrank) * sizeof(uint32_t);
     for (uint32_t i = 0; i < ix->cap_la_list; i++)
         b += ix->la_list[i].cap * sizeof(uint32_t);
     for (uint32_t i = 0; i < ix->cap_comm_list; i++)
@@ -1943,6 +2073,13 @@ void idx_stats(const struct idx *ix, struct idx_stats *out)
             b += gnode_bytes(ix->geo[v].tops[i], &out->nodes);
     }
     b += (size_t)(ix->by_name.n + ix->by_rating.n) * sizeof(struct oblock);
+    b += ((size_t)ix->cap_sector_agg + ix->cap_comm_agg) * sizeof(struct aggset);
+    for (uint32_t i = 0; i < ix->cap_sector_agg; i++)
+        b += ix->sector_agg[i].cap * sizeof(struct agg);
+    for (unsigned a = 0; a < BS_AGES; a++)
+        b += ix->age_agg[a].cap * sizeof(struct agg);
+    for (uint32_t i = 0; i < ix->cap_comm_agg; i++)
+        b += ix->comm_agg[i].cap * sizeof(struct agg);
     for (int i = 0; i < BS_COUNT; i++)
         if (ix->bs[i])
             b += ix->cap_slots / 8;
@@ -2205,6 +2342,10 @@ struct tlist {
     uint32_t n, at;
     unsigned shift;
     bool exact; /* a posting list reached by a prefix: false when the term is longer */
+    /* A prefix sought term by term (t1 > t0): the terms tsorted[t0..t1), each with its
+       position in ix->ubuf; p and at unused, n the sum of their lengths. */
+    uint32_t t0, t1;
+    size_t len; /* the prefix's length */
 };
 
 struct counts {
@@ -2248,6 +2389,8 @@ struct qctx {
     struct ckey cur;
     double cur_chord; /* sqrt of the cursor's squared chord */
     uint64_t cur_kp;
+    uint64_t cur_name; /* the cursor's name among the sort names: 2 * rank + 1 when it is one,
+                          else 2 * (the rank of the first name after it) */
     struct counts cnt;
     size_t e_disc;
     enum collect collect;
@@ -2329,7 +2472,7 @@ static bool extra_ok(struct qctx *c, const struct hot *h, const double *v, uint3
     if (c->age >= 0 && !(h->age_min != 255 && h->age_max != 255 && h->age_min <= c->age &&
                          c->age <= h->age_max))
         return false;
-    if (c->vac && !(h->vac > 0 && h->vac_at > c->vac_after))
+    if (c->vac && !(h->places && h->vac_at > c->vac_after))
         return false;
     if (c->comm >= 0 && (chk & CHK_COMM)) {
         const struct rec *r = c->ix->recs[slot];
@@ -2357,17 +2500,53 @@ static struct skey cand_skey(const struct qctx *c, const struct cand *x)
     return k;
 }
 
+/* Orders two candidates like skey_cmp orders their sort keys, from what the hot records
+   hold (rating, name rank, key prefix): only equal key prefixes read the recs. */
 static int cand_cmp(const struct qctx *c, const struct cand *a, const struct cand *b)
 {
-    if (c->sort == IDX_SORT_DISTANCE) { /* no sort keys: only equal key prefixes read the recs */
+    const struct idx *ix = c->ix;
+    if (c->sort == IDX_SORT_DISTANCE) {
         if (a->s != b->s)
             return a->s < b->s ? -1 : 1;
         if (a->kp != b->kp)
             return a->kp < b->kp ? -1 : 1;
-        return strcmp(c->ix->recs[a->slot]->e.key, c->ix->recs[b->slot]->e.key);
+        return strcmp(ix->recs[a->slot]->e.key, ix->recs[b->slot]->e.key);
     }
-    struct skey ka = cand_skey(c, a), kb = cand_skey(c, b);
-    return skey_cmp(c->sort, &ka, &kb);
+    const struct hot *ha = &ix->hot[a->slot], *hb = &ix->hot[b->slot];
+    if (c->sort == IDX_SORT_RATING && K_RATING(ha->cls) != K_RATING(hb->cls))
+        return K_RATING(ha->cls) > K_RATING(hb->cls) ? -1 : 1;
+    if (c->sort == IDX_SORT_RELEVANCE && a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    uint32_t ra = ix->nrank[ha->name], rb = ix->nrank[hb->name];
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (ha->kp != hb->kp)
+        return ha->kp < hb->kp ? -1 : 1;
+    return strcmp(ix->recs[a->slot]->e.key, ix->recs[b->slot]->e.key);
+}
+
+/* Orders a candidate against the cursor (negative: before it), as cand_cmp would. */
+static int cursor_cmp(const struct qctx *c, const struct cand *x)
+{
+    const struct idx *ix = c->ix;
+    if (c->sort == IDX_SORT_DISTANCE) {
+        if (x->s != c->cur.k.s)
+            return x->s < c->cur.k.s ? -1 : 1;
+        if (x->kp != c->cur_kp)
+            return x->kp < c->cur_kp ? -1 : 1;
+        return strcmp(ix->recs[x->slot]->e.key, c->cur.key);
+    }
+    const struct hot *h = &ix->hot[x->slot];
+    if (c->sort == IDX_SORT_RATING && (int)K_RATING(h->cls) != c->cur.k.rating)
+        return (int)K_RATING(h->cls) > c->cur.k.rating ? -1 : 1;
+    if (c->sort == IDX_SORT_RELEVANCE && x->score != c->cur.k.score)
+        return x->score > c->cur.k.score ? -1 : 1;
+    uint64_t r = 2 * (uint64_t)ix->nrank[h->name] + 1;
+    if (r != c->cur_name)
+        return r < c->cur_name ? -1 : 1;
+    if (h->kp != c->cur_kp)
+        return h->kp < c->cur_kp ? -1 : 1;
+    return strcmp(ix->recs[x->slot]->e.key, c->cur.key);
 }
 
 static void heap_down(struct qctx *c, size_t i)
@@ -2391,19 +2570,8 @@ static void heap_down(struct qctx *c, size_t i)
    the K first so far (a max-heap of K = limit + 1, the extra one telling whether more follow). */
 static void offer(struct qctx *c, struct cand x)
 {
-    if (c->has_cursor) {
-        int r;
-        if (c->sort == IDX_SORT_DISTANCE) {
-            r = x.s != c->cur.k.s ? (x.s < c->cur.k.s ? -1 : 1)
-                : x.kp != c->cur_kp ? (x.kp < c->cur_kp ? -1 : 1)
-                                    : strcmp(c->ix->recs[x.slot]->e.key, c->cur.key);
-        } else {
-            struct skey k = cand_skey(c, &x);
-            r = skey_cmp(c->sort, &k, &c->cur.k);
-        }
-        if (r <= 0)
-            return;
-    }
+    if (c->has_cursor && cursor_cmp(c, &x) <= 0)
+        return;
     if (c->hn < c->K) {
         size_t i = c->hn++;
         c->heap[i] = x;
@@ -2518,9 +2686,23 @@ static void geo_scan(struct qctx *c, const struct gnode *n, const struct cap *ca
     if (rel == REL_OUT)
         return;
     if (!n->leaf) {
+        /* the children's headers, then each next leaf's first items, while this one is read:
+           the scan is bound by memory latency, not by its tests */
         for (int i = 0; i < 4; i++)
             if (n->child[i])
-                geo_scan(c, n->child[i], cap, rel == REL_IN, count, chk, skip_la);
+                __builtin_prefetch(n->child[i]);
+        for (int i = 0; i < 4; i++) {
+            if (!n->child[i])
+                continue;
+            for (int j = i + 1; j < 4; j++)
+                if (n->child[j]) {
+                    if (n->child[j]->leaf)
+                        for (int k = 0; k < 4; k++)
+                            __builtin_prefetch(n->child[j]->items + 2 * k);
+                    break;
+                }
+            geo_scan(c, n->child[i], cap, rel == REL_IN, count, chk, skip_la);
+        }
         return;
     }
     for (uint32_t i = 0; i < n->n_items; i++) {
@@ -2830,6 +3012,23 @@ static void bit_scan(struct qctx *c, bool count)
     }
 }
 
+/* The class counts of the one sub-population (a sector, an age below BS_AGES, a
+   commissioner) whose membership is the only filter beyond the classes, or NULL when the
+   query has no such single filter. */
+static const struct aggset *sub_counts(const struct qctx *c)
+{
+    static const struct aggset none;
+    const struct idx *ix = c->ix;
+    if (c->near || c->covers || c->tier_bit || c->vac || c->n_words ||
+        (c->sector >= 0) + (c->age >= 0) + (c->comm >= 0) != 1)
+        return NULL;
+    if (c->sector >= 0)
+        return (uint32_t)c->sector < ix->cap_sector_agg ? &ix->sector_agg[c->sector] : &none;
+    if (c->comm >= 0)
+        return (uint32_t)c->comm < ix->cap_comm_agg ? &ix->comm_agg[c->comm] : &none;
+    return c->age < BS_AGES ? &ix->age_agg[c->age] : NULL;
+}
+
 /* Whether the bitmap index alone decides every filter (then counting needs no entry). */
 static bool bits_exact(const struct qctx *c)
 {
@@ -2924,8 +3123,11 @@ static void union_load(struct qctx *c, struct vec32 *u, uint32_t t, bool exact)
 }
 
 /* The entries holding some term that starts with w: one term's posting list as it is, or the
-   union of several as slot << 2 | best weight, sorted (merged pairwise when they are few). */
-static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *out)
+   union of several as slot << 2 | best weight, sorted (merged pairwise when they are few). But
+   when another word's list (`shortest`, UINT32_MAX for none) times the number of terms is
+   shorter than the sum of their lists, the terms are sought one by one for each candidate of
+   that list instead (prefix_seek): a seek from the last position costs about a merge step. */
+static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *out, uint32_t shortest)
 {
     struct idx *ix = c->ix;
     uint32_t lo = 0, hi = ix->tsorted.n;
@@ -2942,7 +3144,16 @@ static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *ou
     if (end - lo <= 1) {
         const struct plist *pl = end > lo ? &ix->tp[ix->tsorted.v[lo]] : NULL;
         bool exact = pl && ix->terms.names[ix->tsorted.v[lo]][w->len] == '\0';
-        *out = (struct tlist){pl ? pl->p : NULL, pl ? pl->n : 0, 0, 3, exact};
+        *out = (struct tlist){pl ? pl->p : NULL, pl ? pl->n : 0, 0, 3, exact, 0, 0, 0};
+        return;
+    }
+    uint64_t sum = 0;
+    for (uint32_t i = lo; i < end; i++)
+        sum += ix->tp[ix->tsorted.v[i]].n;
+    if (shortest != UINT32_MAX && (uint64_t)shortest * (end - lo) < sum) {
+        ix->ubuf.v = grow(ix->ubuf.v, &ix->ubuf.cap, end - lo, sizeof *ix->ubuf.v);
+        memset(ix->ubuf.v, 0, (end - lo) * sizeof *ix->ubuf.v);
+        *out = (struct tlist){NULL, sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum, 0, 3, false, lo, end, w->len};
         return;
     }
     struct vec32 *u = &ix->ubuf, *t = &ix->ubuf2;
@@ -2981,7 +3192,30 @@ static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *ou
             u->v[m++] = u->v[i];
     }
     u->n = m;
-    *out = (struct tlist){u->v, m, 0, 2, false};
+    *out = (struct tlist){u->v, m, 0, 2, false, 0, 0, 0};
+}
+
+/* The weight of slot in a prefix sought term by term (0: none of its terms holds it, visibly);
+   *left false when every term's list is exhausted. */
+static int prefix_seek(const struct qctx *c, const struct tlist *l, uint32_t slot, bool *left)
+{
+    const struct idx *ix = c->ix;
+    int best = 0;
+    *left = false;
+    for (uint32_t i = l->t0; i < l->t1; i++) {
+        uint32_t term = ix->tsorted.v[i];
+        const struct plist *pl = &ix->tp[term];
+        uint32_t *at = &ix->ubuf.v[i - l->t0];
+        *at = plist_seek(pl->p, pl->n, *at, slot, 3);
+        if (*at == pl->n)
+            continue;
+        *left = true;
+        if ((pl->p[*at] >> 3) == slot) {
+            int wt = post_weight(pl->p[*at] & 7u, c->vis, ix->terms.names[term][l->len] == '\0');
+            best = wt > best ? wt : best;
+        }
+    }
+    return best;
 }
 
 static int tlist_weight(const struct qctx *c, const struct tlist *l, uint32_t i)
@@ -2995,34 +3229,56 @@ static int tlist_len_cmp(const void *a, const void *b)
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* Every entry holding all of q's words, with its score, into ix->tc (sorted by slot). */
-static void text_candidates(struct qctx *c)
+/* The lists of q's words, shortest first; returns the length of the shortest (0: nothing
+   can match). */
+static uint32_t text_lists(struct qctx *c, struct tlist *lists)
 {
     struct idx *ix = c->ix;
-    struct tlist lists[IDX_MAX_Q_TOKENS];
-    ix->n_tc = 0;
+    uint32_t shortest = UINT32_MAX; /* of the words before the prefix (the last word) */
     for (size_t i = 0; i < c->n_words; i++) {
         const struct qword *w = &c->words[i];
         if (w->prefix) {
-            prefix_union(c, w, &lists[i]);
+            prefix_union(c, w, &lists[i], shortest);
         } else {
             long t = dict_lookup(&ix->terms, w->s);
-            lists[i] = t < 0 ? (struct tlist){NULL, 0, 0, 3, true}
-                             : (struct tlist){ix->tp[t].p, ix->tp[t].n, 0, 3, true};
+            lists[i] = t < 0 ? (struct tlist){NULL, 0, 0, 3, true, 0, 0, 0}
+                             : (struct tlist){ix->tp[t].p, ix->tp[t].n, 0, 3, true, 0, 0, 0};
         }
         if (lists[i].n == 0)
-            return;
+            return 0;
+        shortest = lists[i].n < shortest ? lists[i].n : shortest;
     }
     qsort(lists, c->n_words, sizeof *lists, tlist_len_cmp);
+    return lists[0].n;
+}
+
+/* Every entry holding all of q's words (and in `only`, a set of slots, unless NULL), with its
+   score, into ix->tc (sorted by slot). */
+static void text_candidates(struct qctx *c, struct tlist *lists, const uint64_t *only)
+{
+    struct idx *ix = c->ix;
+    ix->n_tc = 0;
     const struct tlist *d = &lists[0];
     for (uint32_t i = 0; i < d->n; i++) {
         uint32_t slot = d->p[i] >> d->shift;
+        if (only && !((only[slot / 64] >> (slot & 63)) & 1))
+            continue;
         int score = tlist_weight(c, d, i);
         if (!score)
             continue;
         size_t k = 1;
         for (; k < c->n_words; k++) {
             struct tlist *l = &lists[k];
+            if (l->t1 > l->t0) { /* never the driver: a shorter list exists */
+                bool left;
+                int wt = prefix_seek(c, l, slot, &left);
+                if (!left)
+                    return;
+                if (!wt)
+                    break;
+                score += wt;
+                continue;
+            }
             l->at = plist_seek(l->p, l->n, l->at, slot, l->shift);
             if (l->at == l->n)
                 return; /* this list is exhausted: nothing further can match */
@@ -3253,25 +3509,40 @@ bool idx_query(struct idx *ix, const struct idx_query *q, struct idx_result *out
     if (c->has_cursor) {
         c->cur_chord = sqrt(c->cur.k.s);
         c->cur_kp = key_prefix(c->cur.key);
+        bool found;
+        uint32_t pos = name_lower(ix, c->cur.k.name, &found);
+        c->cur_name = 2 * (uint64_t)pos + found;
     }
 
     size_t N = ix->n_entries;
     bool agg_mode = false;
+    const struct aggset *sub;
     if (c->impossible) {
         /* nothing matches: every count stays 0 */
     } else if (c->n_words) {
         /* q drives: its candidates are usually the fewest, and only it knows the scores. The
            page comes from them (the ordered sets know nothing of q). */
         c->collect = COLLECT_HEAP;
-        text_candidates(c);
-        const uint64_t *disc = NULL; /* many candidates, a smaller disc: test against its bits */
-        if (c->near && ix->n_tc > TEXT_DISC_MIN && disc_estimate(c, &c->nc) < ix->n_tc)
+        struct tlist lists[IDX_MAX_Q_TOKENS];
+        uint32_t nd = text_lists(c, lists);
+        /* a long driving list, a smaller disc: its bits filter the list before anything else
+           is read of an entry */
+        const uint64_t *disc = NULL;
+        if (c->near && nd > TEXT_DISC_MIN && disc_estimate(c, &c->nc) < nd)
             disc = disc_bits(c);
-        for (uint32_t i = 0; i < ix->n_tc; i++) {
-            uint32_t slot = ix->tc[i].slot;
-            if (disc && !((disc[slot / 64] >> (slot & 63)) & 1))
-                continue;
-            consider(c, slot, disc ? CHK_COVERS | CHK_COMM : CHK_ALL, ix->tc[i].score);
+        ix->n_tc = 0;
+        if (nd)
+            text_candidates(c, lists, disc);
+        for (uint32_t i = 0; i < ix->n_tc; i++)
+            consider(c, ix->tc[i].slot, disc ? CHK_COVERS | CHK_COMM : CHK_ALL, ix->tc[i].score);
+    } else if (c->extra && (sub = sub_counts(c)) != NULL) {
+        /* one sector, age or commissioner beyond the class filters: from its class counts */
+        agg_mode = true;
+        for (uint32_t i = 0; i < sub->n; i++) {
+            unsigned cls = sub->a[i].cls;
+            unsigned f = class_fails(c, cls);
+            if (countable(f))
+                tally(&c->cnt, cls, f, sub->a[i].n);
         }
     } else if (!c->extra) {
         /* only class filters besides near: counts from the class counts */

@@ -11,11 +11,15 @@
  *     inside the disc from their counts and tests only the entries of leaves its edge crosses;
  *     the nearest-first walk skips nodes that cannot hold a match. Leaves keep each entry's
  *     unit vector and filter fields inline, so scans read memory in order;
- *   - the same class counts over the whole index, for totals and facets without `near`;
+ *   - the same class counts over the whole index, for totals and facets without `near`, and
+ *     over each sector, each age 0..25 (the entries whose range holds it) and each
+ *     commissioner's entries, for a query whose one other filter is that;
  *   - a bitmap index (one bit per entry for each service type, region, rating, status, sector,
  *     tier, age 0..25, "has places"), so filters without `near` combine 64 entries per step and
  *     totals and facets come from population counts;
- *   - two ordered sets (name; rating then name), blocked sorted arrays of entries;
+ *   - two ordered sets (name; rating then name), blocked sorted arrays of entries, and each
+ *     distinct sort name's rank among them, so that building a page compares names as
+ *     integers from the scan's own records instead of reading each entry;
  *   - an inverted index over organisation name, site name and description (case-insensitive
  *     words; posting lists sorted by entry; a sorted term list for prefixes);
  *   - per-commissioner lists of entries with an active agreement and per-LA lists of sites
@@ -50,7 +54,8 @@
  *                    (or, when the matches are few, one scan of the disc). With other filters,
  *                    the entries of the disc are tested. Without `near`: O(N/64) word
  *                    operations on the bitmap index (or O(classes) when only class filters
- *                    apply), and the page from an ordered set, O(limit * N / matches) steps.
+ *                    apply, or only they and one sector, age under 26 or commissioner), and
+ *                    the page from an ordered set, O(limit * N / matches) steps.
  *                    A commissioner or covers filter may instead drive from its list when that
  *                    is smaller than the disc. `q` is driven by the shortest posting list.
  */

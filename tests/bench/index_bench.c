@@ -19,6 +19,14 @@
  * the index's own bytes per entry and peak RSS.
  *
  *   tests/bench/index_bench.sh        (compiles this against the core sources and runs it)
+ *
+ * Arguments: ROOT [ENTRIES [BENCH_REPS [MIX_REPS [QUERIES]]]]. QUERIES, a comma-separated list
+ * of the mix's query numbers (1..20, as printed), skips the 5,600 set and the issue's query and
+ * runs each of those queries MIX_REPS times in a row on ENTRIES entries, printing its p50 and
+ * its answer's digest: one query alone, to profile it (perf record) or to time a change.
+ *
+ * The digest (FNV-1a over the total, the facets, each hit's key, distance and score, and the
+ * next cursor) tells whether a change to the index altered any answer of the mix.
  */
 #include <math.h>
 #include <stdint.h>
@@ -717,6 +725,35 @@ static void run_once(struct idx *ix, struct bq *b)
     }
 }
 
+static void fnv(uint32_t *h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ ((const unsigned char *)p)[i]) * 16777619u;
+}
+
+/* The digest of the last answer (res). */
+static uint32_t digest(void)
+{
+    uint32_t h = 2166136261u;
+    fnv(&h, &res.total, sizeof res.total);
+    for (size_t i = 0; i < res.n_service_type_facets; i++) {
+        fnv(&h, res.service_type_facets[i].code, strlen(res.service_type_facets[i].code) + 1);
+        fnv(&h, &res.service_type_facets[i].count, sizeof res.service_type_facets[i].count);
+    }
+    for (size_t i = 0; i < res.n_region_facets; i++) {
+        fnv(&h, res.region_facets[i].code, strlen(res.region_facets[i].code) + 1);
+        fnv(&h, &res.region_facets[i].count, sizeof res.region_facets[i].count);
+    }
+    fnv(&h, res.rating_facets, sizeof res.rating_facets);
+    for (size_t i = 0; i < res.n; i++) {
+        fnv(&h, res.hits[i].entry->key, strlen(res.hits[i].entry->key) + 1);
+        fnv(&h, &res.hits[i].distance_km, sizeof res.hits[i].distance_km);
+        fnv(&h, &res.hits[i].score, sizeof res.hits[i].score);
+    }
+    fnv(&h, res.next_cursor, strlen(res.next_cursor) + 1);
+    return h;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -737,14 +774,12 @@ struct sizes {
     size_t n;
     double build_s, bytes_per_entry, rss_per_entry;
     struct pct bench, mixed, mix_each[20];
-    uint32_t bench_total, mix_total[20];
+    uint32_t bench_total, mix_total[20], mix_digest[20];
     double upd_vac_us, upd_status_us, upd_move_us, upd_reinsert_us;
 };
 
-static void run_size(size_t n, struct sizes *out, int reps_bench, int reps_mix)
+static struct idx *build(size_t n, struct idx_entry **es_out, struct sizes *out)
 {
-    memset(out, 0, sizeof *out);
-    out->n = n;
     struct idx_entry *es = generate(n);
     long rss0 = rss_kb();
     struct idx *ix = idx_new();
@@ -768,6 +803,46 @@ static void run_size(size_t n, struct sizes *out, int reps_bench, int reps_mix)
             snprintf(mix[i].cursor, sizeof mix[i].cursor, "%s", res.next_cursor);
             mix[i].page2 = res.has_next;
         }
+    *es_out = es;
+    return ix;
+}
+
+/* QUERIES mode: each listed query of the mix, reps times in a row. */
+static void run_only(size_t n, const char *list, int reps)
+{
+    struct sizes sz;
+    struct idx_entry *es;
+    struct idx *ix = build(n, &es, &sz);
+    uint64_t *s = xmalloc((size_t)reps * sizeof *s);
+    for (const char *p = list; *p;) {
+        char *end;
+        long i = strtol(p, &end, 10);
+        if (end == p || i < 1 || i > 20) {
+            fprintf(stderr, "bench: QUERIES is a comma-separated list of 1..20\n");
+            exit(2);
+        }
+        p = *end == ',' ? end + 1 : end;
+        struct bq *b = &mix[i - 1];
+        for (int r = 0; r < reps; r++) {
+            uint64_t a = now_ns();
+            run_once(ix, b);
+            s[r] = now_ns() - a;
+        }
+        struct pct pc = percentiles(s, (size_t)reps);
+        printf("%2ld %-50s p50 %9.1f us  matches %7u  digest %08x\n", i, b->label, pc.p50, res.total,
+               digest());
+    }
+    free(s);
+    idx_free(ix);
+    free(es);
+}
+
+static void run_size(size_t n, struct sizes *out, int reps_bench, int reps_mix)
+{
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    struct idx_entry *es;
+    struct idx *ix = build(n, &es, out);
 
     /* warm up, then time */
     for (int r = 0; r < 50; r++)
@@ -788,6 +863,8 @@ static void run_size(size_t n, struct sizes *out, int reps_bench, int reps_mix)
             run_once(ix, &mix[i]);
             s[k++] = now_ns() - a;
             out->mix_total[i] = res.total;
+            if (r == 0)
+                out->mix_digest[i] = digest();
         }
     for (int i = 0; i < 20; i++) {
         for (int r = 0; r < reps_mix; r++)
@@ -846,6 +923,10 @@ int main(int argc, char **argv)
     int reps_bench = argc > 3 ? atoi(argv[3]) : 5000, reps_mix = argc > 4 ? atoi(argv[4]) : 300;
     load(root);
     make_queries();
+    if (argc > 5) {
+        run_only(big, argv[5], reps_mix);
+        return 0;
+    }
     struct sizes a, b;
     run_size(5600, &a, reps_bench, reps_mix);
     long peak_small = peak_kb();
@@ -859,10 +940,11 @@ int main(int argc, char **argv)
     printf("%-52s %8.1f /%8.1f %8.1f /%8.1f %4.2f /%5.2f\n", "mix of 20 queries (pooled)", a.mixed.p50,
            a.mixed.p99, b.mixed.p50, b.mixed.p99, b.mixed.p50 / a.mixed.p50, b.mixed.p99 / a.mixed.p99);
     printf("\n  matches of the benchmark query: %u at 5,600, %u at %zu\n\n", a.bench_total, b.bench_total, big);
-    printf("%-52s %8s %8s %9s %9s\n", "each query of the mix", "p50", "p50", "matches", "matches");
+    printf("%-52s %8s %8s %9s %9s %8s\n", "each query of the mix", "p50", "p50", "matches", "matches",
+           "digest");
     for (int i = 0; i < 20; i++)
-        printf("  %-50s %8.1f %8.1f %9u %9u\n", mix[i].label, a.mix_each[i].p50, b.mix_each[i].p50,
-               a.mix_total[i], b.mix_total[i]);
+        printf("%2d %-49s %8.1f %8.1f %9u %9u %08x\n", i + 1, mix[i].label, a.mix_each[i].p50,
+               b.mix_each[i].p50, a.mix_total[i], b.mix_total[i], b.mix_digest[i]);
     printf("\n%-52s %10.3f s %10.3f s\n", "build (idx_build)", a.build_s, b.build_s);
     printf("%-52s %10.0f B %10.0f B\n", "index bytes per entry (idx_stats)", a.bytes_per_entry, b.bytes_per_entry);
     printf("%-52s %10.0f B %10.0f B\n", "RSS growth per entry during build", a.rss_per_entry, b.rss_per_entry);

@@ -820,7 +820,7 @@ static void test_random_updates_keep_structures_consistent(void **state)
                 struct tent *t = &T[rn((unsigned)nT)];
                 if (!t->live)
                     continue;
-                unsigned what = rn(9);
+                unsigned what = rn(12);
                 if (what == 0)
                     random_fields(t); /* everything but key, site and organisation */
                 else if (what == 1)
@@ -837,8 +837,15 @@ static void test_random_updates_keep_structures_consistent(void **state)
                     phrase(t->desc, sizeof t->desc, 0, 6);
                 else if (what == 7)
                     snprintf(t->org, sizeof t->org, "org-%u", rn(400));
-                else
+                else if (what == 8)
                     t->nag = 0;
+                else if (what == 9) /* the class unchanged: sector, ages, an agreement's status */
+                    t->sector = rn(6) == 0 ? NULL : sectors[rn(3)];
+                else if (what == 10)
+                    t->amin = (int)rn(13), t->amax = t->amin + (int)rn(7);
+                else if (t->nag)
+                    t->ag[0].status = t->ag[0].status == IDX_AGREEMENT_ACTIVE ? IDX_AGREEMENT_SUSPENDED
+                                                                              : IDX_AGREEMENT_ACTIVE;
                 /* the key's service type is fixed: keep the model's st equal to the key's */
                 const char *slash = strchr(t->key, '/');
                 for (size_t i = 0; i < N_STS; i++)
@@ -891,6 +898,23 @@ static void test_random_updates_keep_structures_consistent(void **state)
         }
         assert_int_equal(idx_count(ix), live);
         random_queries(ix, 150);
+        /* one sector, age or commissioner alone (their own class counts), with a class filter */
+        struct idx_query q = {.age = -1, .now = NOW, .vacancy_max_age_s = WEEK, .limit = 100,
+                              .min_rating = IDX_RATING_REQUIRES_IMPROVEMENT};
+        for (size_t i = 0; i < 3; i++) {
+            q.sector = sectors[i];
+            check_query(ix, q);
+        }
+        q.sector = NULL;
+        for (int a = 0; a < 20; a += 3) {
+            q.age = a;
+            check_query(ix, q);
+        }
+        q.age = -1;
+        for (size_t i = 0; i < sizeof comms / sizeof comms[0]; i++) {
+            q.commissioner = comms[i];
+            check_query(ix, q);
+        }
     }
     idx_free(ix);
 }
@@ -1536,6 +1560,64 @@ static void test_updates_between_pages(void **state)
     }
 }
 
+/* A cursor whose name no entry has any more, after a rebuild: the page continues after it,
+   among the names around it. Every entry of the cursor's organisation name is renamed to that
+   name plus " x", which sorts right after it, so an index that took the cursor's name for the
+   next one would drop or repeat some of them. */
+static void test_cursor_name_gone(void **state)
+{
+    (void)state;
+    for (int s = 0; s < 3; s++) {
+        struct idx *ix = make_dataset(800, 900 + (uint64_t)s);
+        struct idx_query q = q0();
+        q.limit = 9;
+        q.sort = (enum idx_sort[]){IDX_SORT_NAME, IDX_SORT_RATING, IDX_SORT_RELEVANCE}[s];
+        q.q = s == 2 ? "care" : NULL;
+        for (int page = 0; page < 6; page++) { /* a cursor well inside the order */
+            assert_true(idx_query(ix, &q, &R, NULL));
+            assert_true(R.has_next);
+            static char cursor[IDX_CURSOR_MAX];
+            snprintf(cursor, sizeof cursor, "%s", R.next_cursor);
+            q.cursor = cursor;
+        }
+        const struct idx_hit *last = &R.hits[R.n - 1];
+        struct tent ct;
+        for (size_t i = 0; i < nT; i++)
+            if (strcmp(T[i].key, last->entry->key) == 0)
+                ct = T[i];
+        struct texp cur = {.t = &ct, .score = last->score};
+        snprintf(cur.name, sizeof cur.name, "%s", ct.orgname);
+        t_lower(cur.name);
+
+        /* rename, rebuild */
+        size_t renamed = 0;
+        struct idx_entry *es = calloc(nT, sizeof *es);
+        for (size_t i = 0; i < nT; i++) {
+            if (strcmp(T[i].orgname, ct.orgname) == 0) {
+                strncat(T[i].orgname, " x", sizeof T[i].orgname - strlen(T[i].orgname) - 1);
+                renamed++;
+            }
+            es[i] = to_entry(&T[i]);
+        }
+        assert_true(renamed > 1);
+        assert_true(idx_build(ix, es, nT));
+        free(es);
+
+        struct texp *exp;
+        struct tfacets fc;
+        size_t n = brute(&q, &exp, &fc);
+        size_t first = 0;
+        while (first < n && t_cmp(&exp[first], &cur) <= 0)
+            first++;
+        assert_true(idx_query(ix, &q, &R, NULL));
+        assert_int_equal(R.n, n - first < q.limit ? n - first : q.limit);
+        for (size_t i = 0; i < R.n; i++)
+            assert_string_equal(R.hits[i].entry->key, exp[first + i].t->key);
+        free(exp);
+        idx_free(ix);
+    }
+}
+
 static void test_remove_and_reinsert(void **state)
 {
     (void)state;
@@ -1787,6 +1869,7 @@ int main(void)
         cmocka_unit_test(test_random_queries),
         cmocka_unit_test(test_upserts_one_by_one),
         cmocka_unit_test(test_updates_between_pages),
+        cmocka_unit_test(test_cursor_name_gone),
         cmocka_unit_test(test_remove_and_reinsert),
         cmocka_unit_test(test_random_updates_keep_structures_consistent),
     };
