@@ -55,10 +55,10 @@ static void conn_flush(struct conn *c)
         if (fd < 0 || evbuffer_get_length(out) == 0 ||
             (bufferevent_get_enabled(c->sock) & EV_WRITE))
             break; /* nothing to write, or libevent is already waiting for the socket */
-        int n = evbuffer_write(out, fd);
-        if (evbuffer_get_length(out) > 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            /* The socket is full, or failed: libevent writes the rest, or reports the error
-             * through the usual path. */
+        (void)evbuffer_write(out, fd);
+        if (evbuffer_get_length(out) > 0) {
+            /* The socket is full, or failed: libevent writes the rest, or meets the error and
+             * reports it through the usual path. */
             bufferevent_enable(c->sock, EV_WRITE);
             break;
         }
@@ -100,8 +100,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         return;
     } else {
         event_del(c->read_ev);
-        bufferevent_trigger_event(c->sock,
-                                  BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), 0);
+        short what_happened = n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
+        bufferevent_trigger_event(c->sock, BEV_EVENT_READING | what_happened, 0);
     }
 }
 
