@@ -25,6 +25,7 @@
 #include "qualify/jv.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +320,15 @@ int srv_main(const char *cfg_path)
         srv_set_signing_key(&s, key);
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Memory freed after a streamed batch (a megabyte or two: the database's result, the
+     * chunk, its TLS records) stays in the heap for the next batch instead of going back to
+     * the kernel and being faulted in again: glibc's defaults put blocks over 128 KB in their
+     * own mappings and trim the heap's top past a few megabytes, which cost a publication
+     * instance about 20,000 page faults and 0.2 s of CPU per export of 100,000 sites (its
+     * small heap has nothing long-lived above the batches; an indexed instance's has). With
+     * these: 1 fault and 0.03 s, and 4% more peak memory for an indexed instance at 100,000. */
+    (void)mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 16 << 20);
     if (RAND_bytes((unsigned char *)&s.id_prefix, sizeof s.id_prefix) != 1)
         s.id_prefix = (uint32_t)getpid();
     unsigned char seed[16];
