@@ -403,6 +403,21 @@ struct vec32 {
     uint32_t n, cap;
 };
 
+/* The first position of `sorted` (ids of `d`'s names, in byte order of the names) whose name
+ * is at or after `s`. */
+static uint32_t sorted_lower(const struct dict *d, const struct vec32 *sorted, const char *s)
+{
+    uint32_t lo = 0, hi = sorted->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (strcmp(d->names[sorted->v[mid]], s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 struct cand {
     uint32_t slot;
     int score;
@@ -1142,14 +1157,7 @@ static uint32_t rec_words(struct idx *ix, const struct rec *r, bool intern, stru
                 if (ix->terms.n != before) { /* a new term: a posting list, a sorted place */
                     ix->tp = grow(ix->tp, &ix->cap_tp, ix->terms.n, sizeof *ix->tp);
                     memset(&ix->tp[id], 0, sizeof ix->tp[id]);
-                    uint32_t lo = 0, hi = ix->tsorted.n;
-                    while (lo < hi) {
-                        uint32_t mid = (lo + hi) / 2;
-                        if (strcmp(ix->terms.names[ix->tsorted.v[mid]], tok) < 0)
-                            lo = mid + 1;
-                        else
-                            hi = mid;
-                    }
+                    uint32_t lo = sorted_lower(&ix->terms, &ix->tsorted, tok);
                     struct vec32 *t = &ix->tsorted;
                     t->v = grow(t->v, &t->cap, t->n + 1, sizeof *t->v);
                     memmove(t->v + lo + 1, t->v + lo, (t->n - lo) * sizeof *t->v);
@@ -1324,14 +1332,7 @@ static char *put_str(char **cursor, const char *s)
 /* The first position in nsorted whose name is >= s; *found when it equals s. */
 static uint32_t name_lower(const struct idx *ix, const char *s, bool *found)
 {
-    uint32_t lo = 0, hi = ix->nsorted.n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (strcmp(ix->names.names[ix->nsorted.v[mid]], s) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint32_t lo = sorted_lower(&ix->names, &ix->nsorted, s);
     *found = lo < ix->nsorted.n && strcmp(ix->names.names[ix->nsorted.v[lo]], s) == 0;
     return lo;
 }
@@ -3130,14 +3131,7 @@ static void union_load(struct qctx *c, struct vec32 *u, uint32_t t, bool exact)
 static void prefix_union(struct qctx *c, const struct qword *w, struct tlist *out, uint32_t shortest)
 {
     struct idx *ix = c->ix;
-    uint32_t lo = 0, hi = ix->tsorted.n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (strcmp(ix->terms.names[ix->tsorted.v[mid]], w->s) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint32_t lo = sorted_lower(&ix->terms, &ix->tsorted, w->s);
     uint32_t end = lo;
     while (end < ix->tsorted.n && strncmp(ix->terms.names[ix->tsorted.v[end]], w->s, w->len) == 0)
         end++;
