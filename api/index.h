@@ -8,9 +8,12 @@
  *     a leaf splits beyond 48 entries and an inner node folds back into a leaf at 12. Every
  *     node counts its entries per class (region, qualification status, service type, rating)
  *     and knows which (service type, rating) pairs occur under it. A disc query takes the nodes
- *     inside the disc from their counts and tests only the entries of leaves its edge crosses;
+ *     inside the disc from their counts and tests only the entries of leaves its edge crosses,
+ *     walking the tree breadth first so that a level's nodes are fetched from memory together;
  *     the nearest-first walk skips nodes that cannot hold a match. Leaves keep each entry's
- *     unit vector and filter fields inline, so scans read memory in order;
+ *     unit vector and filter fields inline, so scans read memory in order, and beside them
+ *     each entry's class and point in single precision (16 bytes), which settle whether an
+ *     entry of an edge leaf counts unless it lies within 0.6 m of the edge;
  *   - the same class counts over the whole index, for totals and facets without `near`, and
  *     over each sector, each age 0..25 (the entries whose range holds it) and each
  *     commissioner's entries, for a query whose one other filter is that;

@@ -1041,6 +1041,50 @@ static void test_radius_zero_and_exact_boundary(void **state)
     idx_free(ix);
 }
 
+/* Entries a hair inside and outside a disc's edge, in every direction, many to a leaf: a count
+   over the disc (class filters only, so whole nodes count by their classes and the edge's
+   leaves by their single-precision points) must settle each as the exact point would. The
+   offsets straddle the points' error (about 0.3 m) and the margin that covers it (0.6 m). */
+static void test_disc_edge_to_the_centimetre(void **state)
+{
+    (void)state;
+    struct idx *ix = idx_new();
+    nT = 0;
+    const double pi = 3.14159265358979323846, R_KM = 6371.0088;
+    const double lat0 = 51.5, lon0 = -0.12, r = 10.0;
+    const double off_m[] = {-5, -1, -0.5, -0.3, -0.01, 0.01, 0.3, 0.5, 1, 5};
+    const size_t n_off = sizeof off_m / sizeof *off_m;
+    size_t inside = 0, k = 0;
+    for (int b = 0; b < 360; b++) {
+        for (size_t o = 0; o < n_off; o++) {
+            /* + b * 10 micrometres: no two at one distance, so the distance order is one */
+            double th = b * pi / 180, p1 = lat0 * pi / 180;
+            double dl = (r + (off_m[o] + b * 1e-5) / 1000) / R_KM;
+            double p2 = asin(sin(p1) * cos(dl) + cos(p1) * sin(dl) * cos(th));
+            double l2 =
+                lon0 * pi / 180 + atan2(sin(th) * sin(dl) * cos(p1), cos(dl) - sin(p1) * sin(p2));
+            char key[32];
+            snprintf(key, sizeof key, "e%zu", k++);
+            struct tent *t = plain(key, p2 * 180 / pi, l2 * 180 / pi);
+            /* this test's own haversine decides; the 1 mm tolerance is far below the offsets */
+            inside += t_dist(lat0, lon0, t->lat, t->lon) <= r;
+            upsert_t(ix, t);
+        }
+    }
+    assert_int_equal(inside, 360 * 5);
+    struct idx_query q = q0();
+    q.has_near = true, q.near_lat = lat0, q.near_lon = lon0, q.radius_km = r;
+    assert_true(idx_query(ix, &q, &R, NULL));
+    assert_int_equal(R.total, inside);
+    check_query(ix, q);
+    q.service_types = (const char *const[]){sts[1]}, q.n_service_types = 1;
+    q.view = IDX_VIEW_COMMISSIONER;
+    assert_true(idx_query(ix, &q, &R, NULL));
+    assert_int_equal(R.total, inside);
+    check_query(ix, q);
+    idx_free(ix);
+}
+
 static void test_all_filtered_out(void **state)
 {
     (void)state;
@@ -1853,6 +1897,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_index),
         cmocka_unit_test(test_radius_zero_and_exact_boundary),
+        cmocka_unit_test(test_disc_edge_to_the_centimetre),
         cmocka_unit_test(test_all_filtered_out),
         cmocka_unit_test(test_ties_and_pagination_walks),
         cmocka_unit_test(test_tree_split_and_collapse),
