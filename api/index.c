@@ -640,11 +640,7 @@ static double ang_rad(double lat1, double lon1, double lat2, double lon2)
 
 static struct gnode *gnode_new(struct geo *g, unsigned level, uint32_t ix, uint32_t iy)
 {
-    size_t size = (sizeof(struct gnode) + 63) / 64 * 64;
-    struct gnode *n = aligned_alloc(64, size);
-    if (!n)
-        abort(); /* out of memory (daemon/util.h) */
-    memset(n, 0, size);
+    struct gnode *n = xcalloc_aligned(64, sizeof *n);
     n->level = (uint8_t)level;
     n->leaf = true;
     n->ix = (uint16_t)ix;

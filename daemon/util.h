@@ -15,6 +15,9 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
+/* Zeroed memory at a multiple of `align` (a power of two, at least sizeof(void *)), for
+   `size` rounded up to a multiple of it; free with free(). */
+void *xcalloc_aligned(size_t align, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
